@@ -1,0 +1,1 @@
+"""Dagster assets only, thin: they read partitions and write through resources."""

@@ -1,0 +1,1 @@
+"""The generated demo company: a quarter of Slack, Jira and docs with the true KPI values."""

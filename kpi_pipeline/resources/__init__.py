@@ -1,0 +1,1 @@
+"""ConfigurableResources: where data comes from and goes to."""

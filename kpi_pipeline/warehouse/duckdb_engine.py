@@ -1,0 +1,136 @@
+"""DuckDB engine: the embedded default.
+
+DuckDB allows one writer process per file, so every connection holds an exclusive `flock` on a lock
+file beside the database. Processes (Dagster run workers, the CLI, BI previews) take turns instead of
+failing with "Could not set lock on file".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from kpi_pipeline.warehouse.engine import Transaction, Warehouse, WarehouseError, rows_for
+from kpi_pipeline.warehouse.tables import Table
+
+_TYPES = {"DOUBLE PRECISION": "DOUBLE", "TEXT": "VARCHAR"}
+
+
+class _DuckTransaction(Transaction):
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql, list(params) if params is not None else None)
+
+    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, list(params) if params is not None else None).df()
+
+    def insert_df(self, table: Table, df: pd.DataFrame) -> int:
+        if df.empty:
+            return 0
+        unknown = set(df.columns) - set(table.column_names)
+        if unknown:
+            raise WarehouseError(f"{table.qualified} has no column(s) {sorted(unknown)}")
+        select = ", ".join(
+            f"CAST({_quote(c.name)} AS {_TYPES.get(c.type, c.type)})" if c.name in df.columns else "NULL"
+            for c in table.columns
+        )
+        view = f"_insert_{threading.get_ident()}"
+        self.con.register(view, df)
+        try:
+            self.con.execute(f"INSERT INTO {table.qualified} SELECT {select} FROM {view}")
+        finally:
+            self.con.unregister(view)
+        return len(df)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DuckDBWarehouse(Warehouse):
+    engine = "duckdb"
+
+    def __init__(self, path: str, url: str | None = None, lock_timeout_s: float = 600.0) -> None:
+        self.path = Path(path)
+        self.url = url or f"duckdb:///{path}"
+        self.lock_timeout_s = lock_timeout_s
+        self._local = threading.local()
+
+    def column_type(self, portable: str) -> str:
+        return _TYPES.get(portable, portable)
+
+    def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
+        """The file lock already makes this process the only writer."""
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        current = getattr(self._local, "con", None)
+        if current is not None:  # nested use in one thread shares the connection and the lock
+            yield current
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+") as lock_file:
+            _flock(lock_file.fileno(), self.lock_timeout_s, self.path)
+            try:
+                try:
+                    con = duckdb.connect(str(self.path))
+                except duckdb.Error as exc:
+                    raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
+                self._local.con = con
+                try:
+                    con.execute("SET TimeZone = 'UTC'")
+                    yield con
+                finally:
+                    self._local.con = None
+                    con.close()
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._connection() as con:
+            if getattr(self._local, "in_tx", False):
+                yield _DuckTransaction(con)
+                return
+            con.execute("BEGIN TRANSACTION")
+            self._local.in_tx = True
+            try:
+                yield _DuckTransaction(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            else:
+                con.execute("COMMIT")
+            finally:
+                self._local.in_tx = False
+
+
+def _flock(fd: int, timeout_s: float, path: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise WarehouseError(
+                    f"DuckDB file {path} stayed locked by another process for {timeout_s:.0f}s "
+                    f"(pid of a writer: see `fuser {path}.lock`); wait for it or stop it"
+                ) from None
+            time.sleep(0.05)
+
+
+__all__ = ["DuckDBWarehouse"]

@@ -1,0 +1,172 @@
+"""One warehouse interface, two engines.
+
+Everything that writes goes through `replace_days` or `transaction`, so replacing a partition is one
+transaction: readers see the old day or the new day, never a gap and never both. SQL uses `?`
+placeholders on both engines.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from kpi_pipeline.warehouse.tables import ALL_TABLES, Table
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse problem a user can act on (bad URL, unreachable server, locked file)."""
+
+
+class Transaction(abc.ABC):
+    """An open transaction: statements run inside it commit together or not at all."""
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def insert_df(self, table: Table, df: pd.DataFrame) -> int:
+        """Append the rows of `df` (columns named as the table's; missing ones become NULL)."""
+
+    def delete_days(self, table: Table, days: Sequence[date]) -> None:
+        if not days:
+            return
+        marks = ", ".join("?" for _ in days)
+        self.execute(f"DELETE FROM {table.qualified} WHERE {table.partition_column} IN ({marks})", list(days))
+
+
+class Warehouse(abc.ABC):
+    """A SQL warehouse the pipeline writes its tables to."""
+
+    engine: str
+    url: str
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
+
+    @abc.abstractmethod
+    def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
+        """Serialize writers of the same table and days (no-op where the engine has one writer)."""
+
+    def ensure_tables(self, tables: Iterable[Table] = ALL_TABLES) -> None:
+        """Create schemas and tables that do not exist yet (idempotent)."""
+        tables = list(tables)
+        with self.transaction() as tx:
+            for schema in sorted({t.schema for t in tables}):
+                tx.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for t in tables:
+                cols = ", ".join(
+                    f"{c.name} {self.column_type(c.type)}{'' if c.nullable else ' NOT NULL'}" for c in t.columns
+                )
+                tx.execute(f"CREATE TABLE IF NOT EXISTS {t.qualified} ({cols}, PRIMARY KEY ({', '.join(t.key)}))")
+
+    def column_type(self, portable: str) -> str:
+        return portable
+
+    def replace_days(self, table: Table, days: Sequence[date], df: pd.DataFrame) -> int:
+        """Replace every row of `days` in `table` with `df`, in one transaction."""
+        outside = _days_outside(df, table, days)
+        if outside:
+            raise WarehouseError(
+                f"rows for {table.qualified} fall outside the days being replaced: {sorted(outside)[:5]}"
+            )
+        with self.transaction() as tx:
+            self.lock_partition(tx, table, days)
+            tx.delete_days(table, days)
+            return tx.insert_df(table, df)
+
+    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        with self.transaction() as tx:
+            return tx.query_df(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self.transaction() as tx:
+            tx.execute(sql, params)
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        df = self.query_df(sql, params)
+        return None if df.empty else df.iat[0, 0]
+
+
+def _days_outside(df: pd.DataFrame, table: Table, days: Sequence[date]) -> set[date]:
+    if df.empty or table.partition_column not in df.columns:
+        return set()
+    present = {_as_date(v) for v in df[table.partition_column].unique()}
+    return present - set(days)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def python_value(value: Any) -> Any:
+    """pandas' missing markers and numpy scalars as plain Python values for drivers."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+def rows_for(table: Table, df: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """Rows of `df` in the table's column order; missing columns become NULL."""
+    unknown = set(df.columns) - set(table.column_names)
+    if unknown:
+        raise WarehouseError(f"{table.qualified} has no column(s) {sorted(unknown)}")
+    cols = [df[c] if c in df.columns else None for c in table.column_names]
+    n = len(df)
+    lists = [list(c) if c is not None else [None] * n for c in cols]
+    for i in range(n):
+        yield tuple(python_value(col[i]) for col in lists)
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """Open the warehouse a URL names: `duckdb:///relative/path.duckdb`, `duckdb:////abs/path.duckdb`,
+    or `postgresql://user@host:port/db` (psycopg 3)."""
+    if url.startswith("duckdb://"):
+        from kpi_pipeline.warehouse.duckdb_engine import DuckDBWarehouse
+
+        path = url[len("duckdb://") :]
+        if path.startswith("/"):
+            path = path[1:]
+        if not path:
+            raise WarehouseError(f"KPI_WAREHOUSE_URL={url!r} names no file; use duckdb:///data/warehouse.duckdb")
+        return DuckDBWarehouse(path, url=url)
+    scheme = url.split("://", 1)[0]
+    if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+        from kpi_pipeline.warehouse.postgres_engine import PostgresWarehouse
+
+        return PostgresWarehouse("postgresql://" + url.split("://", 1)[1], url=url)
+    raise WarehouseError(
+        f"KPI_WAREHOUSE_URL={_redact(url)!r} is not supported: use duckdb:///path/to/file.duckdb "
+        "or postgresql://user@host:5432/database"
+    )
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL so it never reaches logs or metadata."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+redact_url = _redact

@@ -1,0 +1,218 @@
+"""Table contracts: every table the pipeline writes, with portable column types.
+
+This is the single source of truth for names and types. Both engines create tables from it and the
+schema snapshot test compares it with docs/. Changing a `kpi.*` column is a breaking change for BI users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # portable SQL type: TEXT, BIGINT, INTEGER, DOUBLE PRECISION, BOOLEAN, DATE, TIMESTAMPTZ
+    nullable: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    doc: str = ""
+    # the column a partition (one day) is replaced by
+    partition_column: str = "day"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: str, doc: str = "", nullable: bool = True) -> Column:
+    return Column(name, type_, nullable, doc)
+
+
+RAW_SLACK_MESSAGES = Table(
+    "raw",
+    "slack_messages",
+    (
+        _c("channel_id", "TEXT", "Slack channel id (C…)", False),
+        _c("channel_name", "TEXT", "Channel name at ingestion time"),
+        _c("ts", "TEXT", "Message timestamp as Slack's string 'seconds.micro'; unique per channel", False),
+        _c("thread_ts", "TEXT", "ts of the thread parent; equals ts on a parent, NULL outside threads"),
+        _c("user_id", "TEXT", "Author user id (U…), or bot id for bot messages"),
+        _c("subtype", "TEXT", "Slack subtype (channel_join, bot_message, …); NULL for plain messages"),
+        _c("text", "TEXT", "Message text in Slack mrkdwn, as sent"),
+        _c("reply_count", "INTEGER", "Replies a thread parent had when fetched; NULL otherwise"),
+        _c("permalink", "TEXT", "Link to the message (workspace URL when known, else a slack:// link)"),
+        _c("day", "DATE", "UTC day of the message's own ts (replies belong to their own day)", False),
+        _c("ingested_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("channel_id", "ts"),
+    doc="Every Slack message of a UTC day, system subtypes included.",
+)
+
+RAW_JIRA_ISSUES = Table(
+    "raw",
+    "jira_issues",
+    (
+        _c("issue_key", "TEXT", "Issue key, e.g. PLAT-123", False),
+        _c("issue_id", "TEXT", "Jira's numeric id as a string"),
+        _c("project_key", "TEXT", "Project key"),
+        _c("issue_type", "TEXT", "Issue type name (Bug, Story, …)"),
+        _c("summary", "TEXT", "Summary as of the end of the partition day"),
+        _c("description", "TEXT", "Description as plain text (ADF flattened)"),
+        _c("status", "TEXT", "Status name as of the end of the partition day"),
+        _c("status_category", "TEXT", "Status category key: new, indeterminate, done"),
+        _c("priority", "TEXT", "Priority name"),
+        _c("assignee", "TEXT", "Assignee display name"),
+        _c("reporter", "TEXT", "Reporter display name"),
+        _c("labels", "TEXT", "JSON array of labels"),
+        _c("story_points", "DOUBLE PRECISION", "Story points as of the end of the partition day"),
+        _c("sprint", "TEXT", "Sprint name as of the end of the partition day"),
+        _c("resolution", "TEXT", "Resolution name, NULL while unresolved on that day"),
+        _c("created_at", "TIMESTAMPTZ", "Creation time", False),
+        _c("resolved_at", "TIMESTAMPTZ", "Resolution time if resolved by the end of the partition day"),
+        _c("url", "TEXT", "Browse URL of the issue"),
+        _c("day", "DATE", "The partition day this state is valid for (end of day, UTC)", False),
+        _c("ingested_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("issue_key", "day"),
+    doc="State of every issue that existed at the end of the partition day, rebuilt from the changelog.",
+)
+
+RAW_JIRA_EVENTS = Table(
+    "raw",
+    "jira_events",
+    (
+        _c("event_id", "TEXT", "Stable id: issue key, changelog/comment id and item index", False),
+        _c("issue_key", "TEXT", "Issue key", False),
+        _c("event_type", "TEXT", "created, status_change, resolution, comment, field_change", False),
+        _c("field", "TEXT", "Changed field (status, resolution, Story Points, Sprint, …)"),
+        _c("from_value", "TEXT", "Value before the change"),
+        _c("to_value", "TEXT", "Value after the change"),
+        _c("author", "TEXT", "Who made the change or wrote the comment"),
+        _c("body", "TEXT", "Comment text (plain), or the summary for 'created'"),
+        _c("occurred_at", "TIMESTAMPTZ", "When it happened", False),
+        _c("url", "TEXT", "Link to the issue (or the comment)"),
+        _c("day", "DATE", "UTC day of occurred_at", False),
+        _c("ingested_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("event_id",),
+    doc="What happened in Jira on the partition day: creations, transitions, resolutions, comments.",
+)
+
+RAW_DOCS = Table(
+    "raw",
+    "docs",
+    (
+        _c("path", "TEXT", "Path relative to the docs root", False),
+        _c("revision", "TEXT", "Git commit sha, or a content hash for a plain folder", False),
+        _c("title", "TEXT", "Front-matter title, else the first heading, else the file name"),
+        _c("text", "TEXT", "Document body (front matter removed)"),
+        _c("author", "TEXT", "Commit author or front-matter author"),
+        _c("url", "TEXT", "Link to the document when known"),
+        _c("day", "DATE", "Commit day (git) or front-matter date (folder)", False),
+        _c("ingested_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("path", "revision"),
+    doc="One row per document revision, on the day it was written.",
+)
+
+METRIC_CANDIDATES = Table(
+    "extract",
+    "metric_candidates",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "Partition day", False),
+        _c("source_type", "TEXT", "slack, jira or docs: the source group that was read", False),
+        _c("status", "TEXT", "reading (a value) or abstained (not enough evidence)", False),
+        _c("value", "DOUBLE PRECISION", "Extracted value in the metric's unit; NULL when abstained"),
+        _c("confidence", "DOUBLE PRECISION", "Confidence 0..1 after grounding caps", False),
+        _c("model_confidence", "DOUBLE PRECISION", "Confidence the model reported"),
+        _c("evidence", "TEXT", "JSON array of {source_id, quote, url}"),
+        _c("reasoning", "TEXT", "The model's short reasoning"),
+        _c("assumptions", "TEXT", "JSON array of assumptions"),
+        _c("grounded", "BOOLEAN", "Every quote occurs in its source and the value matches a quoted number"),
+        _c("grounding_issues", "TEXT", "JSON array of grounding problems"),
+        _c("observed_at", "TIMESTAMPTZ", "Time of the newest cited source"),
+        _c("backend", "TEXT", "offline or anthropic", False),
+        _c("model", "TEXT", "Model name (offline backends name their version)", False),
+        _c("prompt_version", "TEXT", "Prompt version the reading was produced with", False),
+        _c("run_id", "TEXT", "Dagster run id"),
+        _c("extracted_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("metric_id", "day", "source_type"),
+    doc="Every reading of a metric on a day from one source group, with its evidence.",
+)
+
+METRIC_VALUES = Table(
+    "extract",
+    "metric_values",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "Partition day", False),
+        _c("status", "TEXT", "ok, conflict, abstained or ungrounded", False),
+        _c("value", "DOUBLE PRECISION", "Synthesized value; NULL when abstained"),
+        _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
+        _c("n_sources", "INTEGER", "Source groups with a reading", False),
+        _c("grounded", "BOOLEAN", "The chosen reading is grounded", False),
+        _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} behind the value"),
+        _c("reasoning", "TEXT", "Why this value: the chosen reading's reasoning and the synthesis decision"),
+        _c("conflict", "TEXT", "JSON array of the disagreeing readings when status is conflict"),
+        _c("model", "TEXT", "Model of the chosen reading", False),
+        _c("prompt_version", "TEXT", "Prompt version", False),
+        _c("run_id", "TEXT", "Dagster run id"),
+        _c("computed_at", "TIMESTAMPTZ", "When this row was written", False),
+    ),
+    key=("metric_id", "day"),
+    doc="One synthesized value per metric and day, before the quality gate.",
+)
+
+LLM_CALLS = Table(
+    "extract",
+    "llm_calls",
+    (
+        _c("call_id", "TEXT", "Unique id of the call", False),
+        _c("day", "DATE", "Partition day", False),
+        _c("source_type", "TEXT", "Source group the call read", False),
+        _c("metric_ids", "TEXT", "JSON array of metrics answered by the call"),
+        _c("backend", "TEXT", "offline or anthropic", False),
+        _c("model", "TEXT", "Model", False),
+        _c("prompt_version", "TEXT", "Prompt version", False),
+        _c("request_hash", "TEXT", "Hash of model, prompt version and input: the response-cache key", False),
+        _c("input_tokens", "BIGINT", "Uncached input tokens billed", False),
+        _c("cache_creation_input_tokens", "BIGINT", "Input tokens written to the prompt cache", False),
+        _c("cache_read_input_tokens", "BIGINT", "Input tokens read from the prompt cache", False),
+        _c("output_tokens", "BIGINT", "Output tokens", False),
+        _c("cost_usd", "DOUBLE PRECISION", "Cost at the configured prices (0 for response-cache hits)", False),
+        _c("latency_ms", "DOUBLE PRECISION", "Wall time of the call"),
+        _c("response_cache_hit", "BOOLEAN", "Answered from the response cache without calling the model", False),
+        _c("batch", "BOOLEAN", "Sent through the Message Batches API", False),
+        _c("stop_reason", "TEXT", "Model stop reason"),
+        _c("run_id", "TEXT", "Dagster run id"),
+        _c("called_at", "TIMESTAMPTZ", "When the call finished", False),
+    ),
+    key=("call_id",),
+    doc="One row per LLM call (or response-cache hit), with tokens by kind and cost.",
+)
+
+RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
+EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS)
+ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES
+
+
+def table(qualified: str) -> Table:
+    """Look a table up by `schema.name`."""
+    for t in ALL_TABLES:
+        if t.qualified == qualified:
+            return t
+    raise KeyError(f"unknown table {qualified!r}; known: {', '.join(t.qualified for t in ALL_TABLES)}")
