@@ -75,7 +75,9 @@ class Metric(_Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not METRIC_ID.match(v):
-            raise ValueError(f"{v!r} is not a valid metric id: use lowercase letters, digits and _, starting with a letter")
+            raise ValueError(
+                f"{v!r} is not a valid metric id: use lowercase letters, digits and _, starting with a letter"
+            )
         return v
 
     @field_validator("sources", mode="before")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from kpi_pipeline.warehouse.engine import Transaction, Warehouse, WarehouseError, rows_for
+from kpi_pipeline.warehouse.engine import Transaction, Warehouse, WarehouseError
 from kpi_pipeline.warehouse.tables import Table
 
 _TYPES = {"DOUBLE PRECISION": "DOUBLE", "TEXT": "VARCHAR"}
