@@ -53,7 +53,7 @@ class SourceSelector(_Strict):
                 f"unknown source {text!r}: use one of {', '.join(SOURCE_TYPES)}, optionally narrowed "
                 "as slack:#channel, jira:PROJECT or docs:glob"
             )
-        return cls(source_type=kind, pattern=pattern.strip().lstrip("#") or None)  # type: ignore[arg-type]
+        return cls(source_type=kind, pattern=pattern.strip().lstrip("#") or None)
 
     def __str__(self) -> str:
         return self.source_type + (f":{self.pattern}" if self.pattern else "")
@@ -64,7 +64,7 @@ class Metric(_Strict):
     description: str = Field(min_length=1)
     unit: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()
-    sources: tuple[SourceSelector, ...] = tuple(SourceSelector(source_type=s) for s in SOURCE_TYPES)  # type: ignore[arg-type]
+    sources: tuple[SourceSelector, ...] = tuple(SourceSelector(source_type=s) for s in SOURCE_TYPES)
     validation: Validation = Validation()
     min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"

@@ -18,11 +18,11 @@ DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
 
 def env_or(name: str, default: str) -> str:
     """`EnvVar(name)` when the variable is set, else the default (resolved when definitions load)."""
-    return EnvVar(name) if os.environ.get(name) else default  # type: ignore[return-value]
+    return EnvVar(name) if os.environ.get(name) else default
 
 
 def optional_env(name: str) -> str | None:
-    return EnvVar(name) if os.environ.get(name) else None  # type: ignore[return-value]
+    return EnvVar(name) if os.environ.get(name) else None
 
 
 def dataset_dir() -> Path:

@@ -45,10 +45,10 @@ class _PgTransaction(Transaction):
         self.con = con
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self.con.execute(to_pyformat(sql) if params is not None else sql, params)  # type: ignore[arg-type]
+        self.con.execute(to_pyformat(sql) if params is not None else sql, params)
 
     def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        cur = self.con.execute(to_pyformat(sql) if params is not None else sql, params)  # type: ignore[arg-type]
+        cur = self.con.execute(to_pyformat(sql) if params is not None else sql, params)
         cols = [d.name for d in cur.description or []]
         return pd.DataFrame(cur.fetchall(), columns=cols)
 
