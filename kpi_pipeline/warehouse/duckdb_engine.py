@@ -50,7 +50,8 @@ class _DuckTransaction(Transaction):
         try:
             self.con.execute(f"INSERT INTO {table.qualified} SELECT {select} FROM {view}")
         finally:
-            self.con.unregister(view)
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses even this
+                self.con.unregister(view)
         return len(df)
 
 
