@@ -1,0 +1,83 @@
+"""Where Jira issues come from: a folder of exported search pages, or Jira Cloud's REST API.
+
+A backfill asks for ~92 days one after another, so the parsed issues are kept per process: an export
+folder is read again only when one of its files changes, and an API search that reached day D serves
+every earlier day too.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from kpi_pipeline.sources.errors import SourceError
+from kpi_pipeline.sources.jira_api import JiraCloud
+from kpi_pipeline.sources.jira_export import export_files, read_export_folder
+from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, rows_for_day
+
+_ExportFingerprint = tuple[tuple[str, int, int], ...]
+
+_lock = threading.Lock()
+_export_cache: dict[Path, tuple[_ExportFingerprint, list[IssueTimeline]]] = {}
+_api_cache: dict[tuple[str, str, str], tuple[date, list[IssueTimeline]]] = {}
+
+
+class JiraSource(dg.ConfigurableResource):
+    """Jira issues and their history; `source` is an export folder or "api" (KPI_JIRA_SOURCE)."""
+
+    source: str
+    url: str | None = None
+    email: str | None = None
+    api_token: str | None = None
+    jql: str | None = None
+
+    def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
+        raw.jira_events without `ingested_at`."""
+        return rows_for_day(self._timelines(day), day)
+
+    def _timelines(self, day: date) -> list[IssueTimeline]:
+        source = self.source.strip()
+        if not source:
+            raise SourceError("KPI_JIRA_SOURCE is empty: set it to a folder of Jira search-response files or to 'api'")
+        if source.lower() == "api":
+            return self._api_timelines(day)
+        return _export_timelines(Path(source))
+
+    def _api_timelines(self, day: date) -> list[IssueTimeline]:
+        cache_key = (self.url or "", self.email or "", self.jql or "")
+        with _lock:
+            cached = _api_cache.get(cache_key)
+            if cached is not None and day <= cached[0]:
+                return cached[1]
+        site = JiraCloud(self.url, self.email, self.api_token)
+        export = site.issues_created_by(self.jql, day)
+        timelines = build_timelines(export.issues, export.custom_fields, site.url)
+        with _lock:
+            _api_cache[cache_key] = (day, timelines)
+        return timelines
+
+
+def _export_timelines(folder: Path) -> list[IssueTimeline]:
+    folder = folder.resolve()
+    fingerprint = _fingerprint(folder)
+    with _lock:
+        cached = _export_cache.get(folder)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+    export = read_export_folder(folder)
+    timelines = build_timelines(export.issues, export.custom_fields)
+    with _lock:
+        _export_cache[folder] = (fingerprint, timelines)
+    return timelines
+
+
+def _fingerprint(folder: Path) -> _ExportFingerprint:
+    """Names, sizes and modification times of the export's files: any edit, addition or removal shows."""
+    if not folder.is_dir():
+        return ()
+    return tuple((str(p.relative_to(folder)), p.stat().st_mtime_ns, p.stat().st_size) for p in export_files(folder))
