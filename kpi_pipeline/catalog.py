@@ -162,15 +162,20 @@ class Catalog(_Strict):
         seen: set[str] = set()
         for m in self.metrics:
             if m.id in seen:
-                raise ValueError(f"metric id {m.id!r} appears twice")
+                raise ValueError(f"metric {m.id!r}, key 'id': the id appears twice; give each metric its own id")
             seen.add(m.id)
         for o in self.objectives:
-            for kr in o.key_results:
+            for i, kr in enumerate(o.key_results):
                 if kr.metric not in seen:
-                    raise ValueError(f"objective {o.id!r}: key result names unknown metric {kr.metric!r}")
+                    raise ValueError(
+                        f"objective {o.id!r}, key 'key_results.{i}.metric': names unknown metric {kr.metric!r}; "
+                        "use an id from metrics:"
+                    )
         unknown = set(self.source_authority) - set(SOURCE_TYPES)
         if unknown:
-            raise ValueError(f"source_authority names unknown source types {sorted(unknown)}")
+            raise ValueError(
+                f"key 'source_authority': unknown source types {sorted(unknown)}; use {', '.join(SOURCE_TYPES)}"
+            )
         return self
 
     def metric(self, metric_id: str) -> Metric:

@@ -1,0 +1,236 @@
+"""Numbers with units in free text, and conversion to a metric's unit.
+
+Extraction and grounding must agree on what "a number in the text" is, so both use this module.
+Only digits count: "three" is not a number, so a value stated in words can never be grounded.
+Digits inside identifiers (PLAT-12, p95, v1.2.3, 2026-07-03, 14:30, #1190) are not numbers either.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# unit family -> {spelling: factor to the family's base unit}
+_TIME = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_UNIT_WORDS: dict[str, tuple[str, str]] = {}  # lower-case spelling -> (family, canonical unit)
+
+
+def _spell(family: str, canonical: str, *spellings: str) -> None:
+    for s in (canonical, *spellings):
+        _UNIT_WORDS[s] = (family, canonical)
+
+
+_spell("percent", "percent", "%", "pct", "per cent", "percents")
+_spell("pp", "pp", "p.p.", "percentage points", "percentage point", "ppt", "ppts")
+_spell("time", "ms", "msec", "msecs", "millisecond", "milliseconds")
+_spell("time", "s", "sec", "secs", "second", "seconds")
+_spell("time", "min", "mins", "minute", "minutes", "m")
+_spell("time", "h", "hr", "hrs", "hour", "hours")
+_spell("time", "d", "day", "days")
+_spell("time", "w", "wk", "wks", "week", "weeks")
+_spell("usd", "usd", "$", "dollar", "dollars", "us$")
+_spell("eur", "eur", "€", "euro", "euros")
+_spell("gbp", "gbp", "£", "pound", "pounds")
+
+_MULTIPLIERS = {
+    "k": 1e3,
+    "K": 1e3,
+    "thousand": 1e3,
+    "M": 1e6,
+    "mm": 1e6,
+    "mn": 1e6,
+    "million": 1e6,
+    "millions": 1e6,
+    "B": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+    "billions": 1e9,
+    "T": 1e12,
+    "trillion": 1e12,
+}
+
+_UNIT_ALTERNATION = "|".join(
+    re.escape(s) for s in sorted((s for s in _UNIT_WORDS if s not in ("$", "€", "£")), key=len, reverse=True)
+)
+_MULT_ALTERNATION = "|".join(re.escape(s) for s in sorted(_MULTIPLIERS, key=len, reverse=True))
+
+_NUMBER = re.compile(
+    r"""
+    (?<![A-Za-z0-9.#/:@\-−+$€£])           # not inside an identifier, path, version, time or id
+    (?P<sign>[-−+])?
+    (?P<cur>[$€£])?
+    (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
+    (?![\d,]\d|\.\d|[-/:][A-Za-z]?\d|\w*\d|(?:st|nd|rd|th)\b)  # not a date, time, version, ordinal, word+digits
+    (?:\s?(?P<mult>"""
+    + _MULT_ALTERNATION
+    + r""")(?![A-Za-z]))?
+    (?:\s?(?P<unit>%|"""
+    + _UNIT_ALTERNATION
+    + r""")(?![A-Za-z0-9]))?
+    (?![A-Za-z])                          # "2FA", "3x" are words, not numbers
+    """,
+    re.VERBOSE,
+)
+# "2h 15m", "1 h 30 min", "3d 4h": one duration written in parts
+_COMPOUND = re.compile(
+    r"(?<![\w.])(?P<a>\d+(?:\.\d+)?)\s?(?P<ua>d|h|hr|hrs)\s?(?P<b>\d+)\s?(?P<ub>h|m|min|mins)(?![A-Za-z0-9])"
+)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number found in text: its value (suffix multipliers applied) and its unit, with its span."""
+
+    value: float
+    unit: str | None  # canonical unit ("percent", "ms", "h", "usd", ...) or None for a bare number
+    start: int
+    end: int
+    text: str
+    superseded: bool = False  # the "from" side of "from 15% to 3%" / "15% -> 3%": not the current value
+
+    @property
+    def family(self) -> str | None:
+        return unit_family(self.unit)
+
+
+def unit_family(unit: str | None) -> str | None:
+    if unit is None:
+        return None
+    return _UNIT_WORDS.get(unit, ("other", unit))[0]
+
+
+_TRANSITION = re.compile(r"^\s*(?:->|→|=>|➝|to|down to|up to|and now|now)\s*$", re.IGNORECASE)
+_FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every number in `text`, in order, with its unit if one is written next to it."""
+    found: list[Quantity] = []
+    taken: list[tuple[int, int]] = []
+    for m in _COMPOUND.finditer(text):
+        first = float(m.group("a")) * _TIME[_canonical(m.group("ua"))]
+        second = float(m.group("b")) * _TIME[_canonical(m.group("ub"))]
+        unit = "h" if _canonical(m.group("ub")) == "min" else "d"
+        value = (first + second) / _TIME[unit]
+        found.append(Quantity(value, unit, m.start(), m.end(), m.group(0)))
+        taken.append((m.start(), m.end()))
+    for m in _NUMBER.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        found.append(_quantity(m))
+    found.sort(key=lambda q: q.start)
+    return _mark_transitions(text, found)
+
+
+def _canonical(spelling: str) -> str:
+    return _UNIT_WORDS.get(spelling, _UNIT_WORDS.get(spelling.lower(), ("other", spelling)))[1]
+
+
+def _quantity(m: re.Match[str]) -> Quantity:
+    value = float(m.group("num").replace(",", ""))
+    if m.group("sign") in ("-", "−"):
+        value = -value
+    mult, unit_text, currency = m.group("mult"), m.group("unit"), m.group("cur")
+    if currency and unit_text == "m":
+        mult, unit_text = "M", None  # "$1.2m" is money in millions, not minutes
+    if mult:
+        value *= _MULTIPLIERS[mult]
+    unit = _canonical(currency) if currency else _canonical(unit_text) if unit_text else None
+    return Quantity(value, unit, m.start(), m.end(), m.group(0))
+
+
+def _mark_transitions(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """In "from 15% to 3%" or "15% -> 3%" the first number is the old value."""
+    marked = list(quantities)
+    for i in range(len(marked) - 1):
+        left, right = marked[i], marked[i + 1]
+        between = text[left.end : right.start]
+        after_from = bool(_FROM.search(text[max(0, left.start - 12) : left.start]))
+        if _TRANSITION.match(between) and (after_from or between.strip() in ("->", "→", "=>", "➝")):
+            marked[i] = Quantity(left.value, left.unit, left.start, left.end, left.text, superseded=True)
+    return marked
+
+
+@dataclass(frozen=True)
+class MetricUnit:
+    """A catalog unit understood: its family and the factor to that family's base unit."""
+
+    text: str
+    family: str  # percent, ratio, pp, time, usd, eur, gbp, count, or "other"
+    factor: float = 1.0
+
+
+_COUNT_WORDS = {
+    "count",
+    "number",
+    "issues",
+    "bugs",
+    "tickets",
+    "incidents",
+    "users",
+    "requests",
+    "items",
+    "deploys",
+    "deployments",
+    "points",
+    "story_points",
+    "score",
+    "nps",
+    "people",
+    "customers",
+    "accounts",
+    "files",
+    "projects",
+}
+
+
+def metric_unit(unit: str) -> MetricUnit:
+    """Understand a catalog `unit:` such as percent, ratio, ms, hours, usd, count."""
+    key = unit.strip().lower().replace("-", "_")
+    if key in ("ratio", "fraction", "share", "proportion"):
+        return MetricUnit(unit, "ratio")
+    if key in _UNIT_WORDS or key.replace("_", " ") in _UNIT_WORDS:
+        family, canonical = _UNIT_WORDS.get(key) or _UNIT_WORDS[key.replace("_", " ")]
+        return MetricUnit(unit, family, _TIME.get(canonical, 1.0) if family == "time" else 1.0)
+    if key in _COUNT_WORDS or key.endswith(("_count", "count")):
+        return MetricUnit(unit, "count")
+    return MetricUnit(unit, "other")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    value: float
+    assumption: str | None = None  # set when the unit was assumed or converted
+
+
+def convert(quantity: Quantity, unit: str | MetricUnit) -> Conversion | None:
+    """`quantity` in the metric's unit, or None when the units do not fit (e.g. ms for a percent metric)."""
+    target = unit if isinstance(unit, MetricUnit) else metric_unit(unit)
+    family = quantity.family
+    if family is None:
+        if target.family in ("count", "other"):
+            return Conversion(quantity.value)
+        return Conversion(quantity.value, f"read the bare number {quantity.text.strip()} as {target.text}")
+    if family == "time" and target.family == "time" and quantity.unit is not None:
+        value = quantity.value * _TIME[quantity.unit] / target.factor
+        note = (
+            None if quantity.unit == _canonical(target.text.lower()) else f"converted {quantity.text} to {target.text}"
+        )
+        return Conversion(_tidy(value), note)
+    if family == target.family:
+        return Conversion(quantity.value)
+    if family == "percent" and target.family == "ratio":
+        return Conversion(_tidy(quantity.value / 100), f"converted {quantity.text} to a ratio")
+    if target.family == "other" and quantity.unit == target.text.strip().lower():
+        return Conversion(quantity.value)
+    return None
+
+
+def _tidy(value: float) -> float:
+    """Round away float noise from unit conversion (0.45 s -> 450.00000000000006 ms)."""
+    return float(f"{value:.12g}")
+
+
+def values_match(a: float, b: float, rel: float = 0.005, abs_tol: float = 1e-9) -> bool:
+    """Two readings of the same number, allowing for rounding in prose ("1.2k" for 1,234 is not a match)."""
+    return abs(a - b) <= max(abs_tol, rel * max(abs(a), abs(b)))

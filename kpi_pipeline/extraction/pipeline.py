@@ -1,0 +1,265 @@
+"""One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
+
+The backend is called once with every request, so a concurrent or batching backend can overlap them.
+The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
+run id and write time, which the Dagster asset adds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from kpi_pipeline.catalog import Catalog, Metric
+from kpi_pipeline.extraction.grounding import ground
+from kpi_pipeline.extraction.schema import (
+    PROMPT_VERSION,
+    ExtractionBackend,
+    ExtractionRequest,
+    ExtractionResult,
+    MetricAnswer,
+    SourceDoc,
+)
+from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, Selection, select
+from kpi_pipeline.extraction.source_docs import docs_docs, jira_docs, slack_docs
+from kpi_pipeline.extraction.synthesis import Reading, Synthesis, synthesize
+from kpi_pipeline.warehouse.tables import LLM_CALLS, METRIC_CANDIDATES, METRIC_VALUES
+
+CANDIDATE_COLUMNS = [c for c in METRIC_CANDIDATES.column_names if c not in ("run_id", "extracted_at")]
+VALUE_COLUMNS = [c for c in METRIC_VALUES.column_names if c not in ("run_id", "computed_at")]
+CALL_COLUMNS = [c for c in LLM_CALLS.column_names if c not in ("run_id", "called_at")]
+
+
+@dataclass(frozen=True)
+class RawDay:
+    """The four raw tables' rows for one day (columns as in warehouse.tables)."""
+
+    slack_messages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    jira_issues: pd.DataFrame = field(default_factory=pd.DataFrame)
+    jira_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    docs: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class DayExtraction:
+    candidates: pd.DataFrame
+    values: pd.DataFrame
+    calls: pd.DataFrame
+    stats: dict[str, Any]
+
+
+def source_docs(day: date, raw: RawDay) -> list[SourceDoc]:
+    return [*slack_docs(raw.slack_messages), *jira_docs(raw.jira_issues, raw.jira_events, day), *docs_docs(raw.docs)]
+
+
+def extract_day(
+    day: date,
+    raw: RawDay,
+    catalog: Catalog,
+    backend: ExtractionBackend,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+) -> DayExtraction:
+    return extract_days({day: raw}, catalog, backend, token_budget)[day]
+
+
+def extract_days(
+    days: Mapping[date, RawDay],
+    catalog: Catalog,
+    backend: ExtractionBackend,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+) -> dict[date, DayExtraction]:
+    """Every day's requests in one `backend.extract` call, then grounding and synthesis per day."""
+    selections = {day: select(day, source_docs(day, raw), catalog, token_budget) for day, raw in days.items()}
+    requests = [r for s in selections.values() for r in s.requests]
+    results = backend.extract(requests, catalog) if requests else []
+    if len(results) != len(requests):
+        raise RuntimeError(f"backend {backend.name!r} returned {len(results)} results for {len(requests)} requests")
+    by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
+    for request, result in zip(requests, results, strict=True):
+        by_day[request.day].append((request, result))
+    return {day: _day(day, selections[day], by_day[day], catalog, backend) for day in days}
+
+
+def _day(
+    day: date,
+    selection: Selection,
+    answered: list[tuple[ExtractionRequest, ExtractionResult]],
+    catalog: Catalog,
+    backend: ExtractionBackend,
+) -> DayExtraction:
+    readings: list[Reading] = []
+    calls: list[dict[str, Any]] = []
+    for index, (request, result) in enumerate(answered):
+        answers = {a.metric_id: a for a in result.answers}
+        for metric_id in request.metric_ids:
+            answer = answers.get(metric_id) or _missing_answer(metric_id)
+            readings.append(_reading(catalog.metric(metric_id), request, answer, result))
+        calls.append(_call_row(index, request, result))
+    for source_type, metric_ids in selection.unasked:
+        readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
+    values = [
+        synthesize(m, day, [r for r in readings if r.metric_id == m.id], catalog.source_authority)
+        for m in catalog.metrics
+    ]
+    candidates = pd.DataFrame([_candidate_row(r) for r in readings], columns=CANDIDATE_COLUMNS)
+    value_frame = pd.DataFrame([_value_row(v) for v in values], columns=VALUE_COLUMNS)
+    call_frame = pd.DataFrame(calls, columns=CALL_COLUMNS)
+    return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection))
+
+
+def _missing_answer(metric_id: str) -> MetricAnswer:
+    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning="the backend gave no answer")
+
+
+def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, result: ExtractionResult) -> Reading:
+    verdict = ground(answer, metric, request.sources)
+    urls = {s.source_id: s.url for s in request.sources}
+    return Reading(
+        metric_id=metric.id,
+        day=request.day,
+        source_type=request.source_type,
+        value=answer.value,
+        confidence=verdict.confidence if answer.value is not None else 0.0,
+        model_confidence=answer.confidence,
+        evidence=tuple(
+            {"source_id": e.source_id, "quote": e.quote, "url": urls.get(e.source_id)} for e in answer.evidence
+        ),
+        reasoning=answer.reasoning,
+        assumptions=tuple(answer.assumptions),
+        grounded=verdict.grounded,
+        grounding_issues=verdict.issues,
+        observed_at=verdict.observed_at,
+        backend=result.backend,
+        model=result.model,
+        prompt_version=result.prompt_version,
+    )
+
+
+def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBackend) -> Reading:
+    """A metric no source of this group could speak to: abstained without spending a call."""
+    return Reading(
+        metric_id=metric_id,
+        day=day,
+        source_type=source_type,
+        value=None,
+        confidence=0.0,
+        model_confidence=0.0,
+        reasoning=f"no relevant {source_type} source that day; not asked",
+        backend=backend.name,
+        model=backend.model,
+        prompt_version=PROMPT_VERSION,
+    )
+
+
+def _candidate_row(r: Reading) -> dict[str, Any]:
+    return {
+        "metric_id": r.metric_id,
+        "day": r.day,
+        "source_type": r.source_type,
+        "status": r.status,
+        "value": r.value,
+        "confidence": r.confidence,
+        "model_confidence": r.model_confidence,
+        "evidence": json.dumps(list(r.evidence)),
+        "reasoning": r.reasoning,
+        "assumptions": json.dumps(list(r.assumptions)),
+        "grounded": r.grounded,
+        "grounding_issues": json.dumps(list(r.grounding_issues)),
+        "observed_at": pd.Timestamp(r.observed_at) if r.observed_at else pd.NaT,
+        "backend": r.backend,
+        "model": r.model,
+        "prompt_version": r.prompt_version,
+    }
+
+
+def _value_row(v: Synthesis) -> dict[str, Any]:
+    return {
+        "metric_id": v.metric_id,
+        "day": v.day,
+        "status": v.status,
+        "value": v.value,
+        "confidence": v.confidence,
+        "n_sources": v.n_sources,
+        "grounded": v.grounded,
+        "evidence": json.dumps(list(v.evidence)),
+        "reasoning": v.reasoning,
+        "conflict": json.dumps(list(v.conflict), default=str) if v.conflict else None,
+        "model": v.model,
+        "prompt_version": v.prompt_version,
+    }
+
+
+def _call_row(index: int, request: ExtractionRequest, result: ExtractionResult) -> dict[str, Any]:
+    return {
+        "call_id": f"{request.day.isoformat()}:{request.source_type}:{index}:{result.request_hash[:16]}",
+        "day": request.day,
+        "source_type": request.source_type,
+        "metric_ids": json.dumps(list(request.metric_ids)),
+        "backend": result.backend,
+        "model": result.model,
+        "prompt_version": result.prompt_version,
+        "request_hash": result.request_hash,
+        "input_tokens": result.usage.input_tokens,
+        "cache_creation_input_tokens": result.usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": result.usage.cache_read_input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "response_cache_hit": result.response_cache_hit,
+        "batch": result.batch,
+        "stop_reason": result.stop_reason,
+    }
+
+
+def _stats(
+    readings: Sequence[Reading],
+    values: Sequence[Synthesis],
+    answered: Sequence[tuple[ExtractionRequest, ExtractionResult]],
+    selection: Selection,
+) -> dict[str, Any]:
+    results = [r for _, r in answered]
+    return {
+        "readings": sum(r.value is not None for r in readings),
+        "abstentions": sum(v.status == "abstained" for v in values),
+        "conflicts": sum(v.status == "conflict" for v in values),
+        "ungrounded": sum(v.status == "ungrounded" for v in values),
+        "calls": len(results),
+        "input_tokens": sum(r.usage.input_tokens for r in results),
+        "output_tokens": sum(r.usage.output_tokens for r in results),
+        "cache_creation_input_tokens": sum(r.usage.cache_creation_input_tokens for r in results),
+        "cache_read_input_tokens": sum(r.usage.cache_read_input_tokens for r in results),
+        "cost_usd": round(sum(r.cost_usd for r in results), 6),
+        "sources_selected": selection.sources_selected,
+        "sources_left_out": selection.sources_left_out,
+    }
+
+
+GATE_REASONS = ("no_value", "low_confidence", "out_of_range", "ungrounded")
+
+
+def gate_reasons(value: Mapping[str, Any], metric: Metric) -> list[str]:
+    """Why a `metric_values` row must not be published (empty: publish). The GX suites enforce the same rules."""
+    reasons: list[str] = []
+    number = value.get("value")
+    if number is None or pd.isna(number):
+        return ["no_value"]
+    if float(value["confidence"]) < metric.min_confidence:
+        reasons.append("low_confidence")
+    low, high = metric.validation.min, metric.validation.max
+    if (low is not None and number < low) or (high is not None and number > high):
+        reasons.append("out_of_range")
+    if not bool(value.get("grounded")):
+        reasons.append("ungrounded")
+    return reasons
+
+
+def publishable(values: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """The rows of `values` that pass `gate_reasons`."""
+    rows = [{str(k): v for k, v in row.items()} for row in values.to_dict("records")]
+    keep = [not gate_reasons(row, catalog.metric(str(row["metric_id"]))) for row in rows]
+    return values[pd.Series(keep, index=values.index, dtype=bool)] if len(values) else values

@@ -1,0 +1,146 @@
+"""Which sources each extraction call reads: selector filtering, relevance ranking, a token budget.
+
+Tokens cost money and attention, so a day's sources are ranked by how likely they are to state one of
+the metrics (names and aliases, numbers in a fitting unit) and packed into a budget; whatever is left out
+is recorded. Metrics whose selectors pick the same sources share one request, so the sources are sent
+(and prompt-cached) once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
+from kpi_pipeline.extraction.grounding import looks_like_instruction
+from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
+from kpi_pipeline.extraction.offline import metric_mentions
+from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
+
+DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top
+_TOKEN_PIECES = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in `text` for Claude-style BPE: ~1 per short word, more for long words and digit runs.
+
+    Closer than chars/4 for chat text full of numbers, ids and punctuation, which tokenise densely.
+    """
+    total = 0
+    for piece in _TOKEN_PIECES.findall(text):
+        if piece[0].isalpha():
+            total += 1 + len(piece) // 7
+        elif piece[0].isdigit():
+            total += math.ceil(len(piece) / 3)
+        else:
+            total += 1
+    return total
+
+
+def selector_matches(selector: SourceSelector, doc: SourceDoc) -> bool:
+    """`slack:#channel` (name or id), `jira:PROJECT`, `docs:glob` (on the path); no pattern matches the whole type."""
+    if selector.source_type != doc.source_type:
+        return False
+    if selector.pattern is None:
+        return True
+    pattern = selector.pattern.lower()
+    if doc.source_type == "slack":
+        channel_id = doc.source_id.split(":")[1] if doc.source_id.count(":") >= 2 else ""
+        return fnmatch.fnmatchcase((doc.channel or "").lower(), pattern) or channel_id.lower() == pattern
+    if doc.source_type == "jira":
+        return fnmatch.fnmatchcase((doc.channel or "").lower(), pattern)
+    path = (doc.channel or "").lower()
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.rstrip("/") + "/*")
+
+
+def sources_for_metric(metric: Metric, docs: Sequence[SourceDoc]) -> list[SourceDoc]:
+    return [d for d in docs if any(selector_matches(s, d) for s in metric.sources)]
+
+
+def relevance(doc: SourceDoc, metrics: Sequence[Metric]) -> float:
+    """How likely `doc` states one of `metrics`: name/alias hits, weaker keyword hits, numbers that fit."""
+    if looks_like_instruction(doc.text):
+        return 0.0
+    quantities = find_quantities(doc.text)
+    score = 0.0
+    for metric in metrics:
+        mentions = metric_mentions(metric, doc.text)
+        fitting = [q for q in quantities if convert(q, metric_unit(metric.unit)) is not None]
+        if mentions:
+            score += (3.0 if any(m.strong for m in mentions) else 1.0) + (2.0 if fitting else 0.0)
+        elif fitting:
+            score += 0.25 if any(q.unit for q in fitting) else 0.1
+    return score
+
+
+@dataclass
+class Selection:
+    """The requests to send for one day, and what was left out of them."""
+
+    requests: list[ExtractionRequest] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # source type -> source ids not sent
+    unasked: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (source type, metrics) with no source
+    irrelevant: int = 0  # left out because nothing in them concerns the metrics
+    over_budget: int = 0  # relevant, but the budget was spent on more relevant sources
+
+    @property
+    def sources_selected(self) -> int:
+        return len({s.source_id for r in self.requests for s in r.sources})
+
+    @property
+    def sources_left_out(self) -> int:
+        return sum(len(ids) for ids in self.left_out.values())
+
+
+def select(
+    day: date, docs: Sequence[SourceDoc], catalog: Catalog, token_budget: int = DEFAULT_TOKEN_BUDGET
+) -> Selection:
+    """Requests for one day: per source type, metrics grouped by the sources their selectors pick."""
+    selection = Selection()
+    for source_type in ("slack", "jira", "docs"):
+        typed = [d for d in docs if d.source_type == source_type]
+        groups: dict[tuple[str, ...], list[Metric]] = {}
+        for metric in catalog.metrics:
+            if source_type not in metric.source_types:
+                continue
+            pool = tuple(d.source_id for d in sources_for_metric(metric, typed))
+            groups.setdefault(pool, []).append(metric)
+        sent: set[str] = set()
+        for pool_ids, metrics in groups.items():
+            wanted = set(pool_ids)
+            chosen, irrelevant, over = pack([d for d in typed if d.source_id in wanted], metrics, token_budget)
+            selection.irrelevant += len(irrelevant)
+            selection.over_budget += len(over)
+            sent.update(d.source_id for d in chosen)
+            if not chosen:
+                selection.unasked.append((source_type, tuple(m.id for m in metrics)))
+                continue
+            selection.requests.append(ExtractionRequest(day, source_type, tuple(m.id for m in metrics), tuple(chosen)))
+        left = [d.source_id for d in typed if d.source_id not in sent]
+        if left:
+            selection.left_out[source_type] = left
+    return selection
+
+
+def pack(
+    pool: Sequence[SourceDoc], metrics: Sequence[Metric], token_budget: int
+) -> tuple[list[SourceDoc], list[SourceDoc], list[SourceDoc]]:
+    """(chosen in time order, irrelevant, over budget): the most relevant sources that fit the budget."""
+    scored = [(relevance(d, metrics), d) for d in pool]
+    irrelevant = [d for score, d in scored if score <= 0]
+    ranked = sorted(((s, d) for s, d in scored if s > 0), key=lambda sd: (-sd[0], -sd[1].observed_at.timestamp()))
+    chosen: list[SourceDoc] = []
+    over: list[SourceDoc] = []
+    spent = 0
+    for _, doc in ranked:
+        cost = estimate_tokens(doc.text)
+        if spent + cost <= token_budget:
+            chosen.append(doc)
+            spent += cost
+        else:
+            over.append(doc)
+    return sorted(chosen, key=lambda d: d.observed_at), irrelevant, over

@@ -1,0 +1,149 @@
+"""One value per metric and day from the readings of several source groups.
+
+Sources disagree: a Slack guess, a Jira comment and a status doc may state different numbers. The
+reading to trust is the grounded one from the most authoritative, most recent source; disagreement
+beyond the metric's tolerance is kept visible as a conflict (both sides), and lowers confidence, while
+agreement raises it. Not knowing is an answer of its own: `abstained`, not a low-confidence zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from kpi_pipeline.catalog import Metric
+
+STATUSES = ("ok", "conflict", "abstained", "ungrounded")
+CONFLICT_WEIGHT = 0.25  # how much a fully trusted, equally authoritative dissent takes off the confidence
+AGREEMENT_WEIGHT = 0.5  # how much of the remaining doubt a fully confident agreeing reading removes
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A metric's reading on one day from one source group, after grounding (a `metric_candidates` row)."""
+
+    metric_id: str
+    day: date
+    source_type: str
+    value: float | None
+    confidence: float
+    model_confidence: float
+    evidence: tuple[dict[str, str | None], ...] = ()  # {source_id, quote, url}
+    reasoning: str = ""
+    assumptions: tuple[str, ...] = ()
+    grounded: bool = False
+    grounding_issues: tuple[dict[str, str], ...] = ()
+    observed_at: datetime | None = None
+    backend: str = "offline"
+    model: str = ""
+    prompt_version: str = ""
+
+    @property
+    def status(self) -> str:
+        return "abstained" if self.value is None else "reading"
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """A `metric_values` row: the value, how it was decided, and the evidence behind it."""
+
+    metric_id: str
+    day: date
+    status: str  # one of STATUSES
+    value: float | None
+    confidence: float
+    n_sources: int
+    grounded: bool
+    evidence: tuple[dict[str, str | None], ...]
+    reasoning: str
+    conflict: tuple[dict[str, object], ...] | None
+    model: str
+    prompt_version: str
+    chosen: Reading | None = field(default=None, compare=False)
+
+
+def disagree(a: float, b: float, tolerance: float) -> bool:
+    """Relative disagreement beyond `tolerance` (0.02 = 2% of the larger magnitude)."""
+    return abs(a - b) > tolerance * max(abs(a), abs(b), 1e-12)
+
+
+def synthesize(metric: Metric, day: date, readings: Sequence[Reading], authority: Mapping[str, float]) -> Synthesis:
+    """Choose, flag and score one value from `readings` (one per source group)."""
+    with_value = [r for r in readings if r.value is not None]
+    model = readings[0].model if readings else ""
+    prompt_version = readings[0].prompt_version if readings else ""
+    if not with_value:
+        groups = ", ".join(sorted(r.source_type for r in readings)) or "no source group"
+        return Synthesis(
+            metric.id,
+            day,
+            "abstained",
+            None,
+            0.0,
+            0,
+            False,
+            (),
+            f"not enough evidence in {groups}",
+            None,
+            model,
+            prompt_version,
+        )
+
+    def rank(r: Reading) -> tuple[int, float, float, float]:
+        observed = r.observed_at.timestamp() if r.observed_at else 0.0
+        return (int(r.grounded), authority.get(r.source_type, 0.5), observed, r.confidence)
+
+    ranked = sorted(with_value, key=rank, reverse=True)
+    chosen = ranked[0]
+    assert chosen.value is not None
+    peers = [r for r in ranked[1:] if r.grounded or not chosen.grounded]
+    dissent = [r for r in peers if r.value is not None and disagree(r.value, chosen.value, metric.tolerance)]
+    agree = [r for r in peers if r not in dissent]
+    confidence = chosen.confidence
+    for r in agree:
+        confidence += (1 - confidence) * AGREEMENT_WEIGHT * r.confidence
+    chosen_authority = max(authority.get(chosen.source_type, 0.5), 1e-6)
+    for r in dissent:
+        weight = min(1.0, authority.get(r.source_type, 0.5) / chosen_authority)
+        confidence *= 1 - CONFLICT_WEIGHT * r.confidence * weight
+    if not chosen.grounded:
+        status = "ungrounded"
+    elif dissent:
+        status = "conflict"
+    else:
+        status = "ok"
+    reasoning = f"{status}: {chosen.source_type} reading {chosen.value:g} chosen (authority, then recency)"
+    if agree:
+        reasoning += f"; agreed by {', '.join(r.source_type for r in agree)}"
+    if dissent:
+        reasoning += "; disagreed by " + ", ".join(f"{r.source_type} ({r.value:g})" for r in dissent)
+    if chosen.reasoning:
+        reasoning += f". {chosen.reasoning}"
+    conflict = tuple(_side(r) for r in [chosen, *dissent]) if dissent else None
+    evidence = tuple({"source_type": r.source_type, **e} for r in [chosen, *agree] for e in r.evidence)
+    return Synthesis(
+        metric_id=metric.id,
+        day=day,
+        status=status,
+        value=chosen.value,
+        confidence=round(min(0.99, max(0.0, confidence)), 4),
+        n_sources=len(with_value),
+        grounded=chosen.grounded,
+        evidence=evidence,
+        reasoning=reasoning,
+        conflict=conflict,
+        model=chosen.model,
+        prompt_version=chosen.prompt_version,
+        chosen=chosen,
+    )
+
+
+def _side(r: Reading) -> dict[str, object]:
+    return {
+        "source_type": r.source_type,
+        "value": r.value,
+        "confidence": r.confidence,
+        "grounded": r.grounded,
+        "evidence": list(r.evidence),
+    }

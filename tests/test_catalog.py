@@ -1,0 +1,101 @@
+"""The catalog loads good YAML into models and rejects bad YAML with one message naming file, entry and key."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpi_pipeline.catalog import CatalogError, SourceSelector, load_catalog, parse_catalog, quarter_bounds
+
+BAD = Path(__file__).parent / "catalog_errors"
+
+# file -> fragments the message must contain (besides the file name): the entry and the key at fault
+EXPECTED = {
+    "bad_id.yaml": ["metric 'API-Error-Rate'", "'id'", "lowercase"],
+    "duplicate_id.yaml": ["metric 'api_error_rate'", "'id'", "twice"],
+    "unknown_key.yaml": ["metric 'api_error_rate'", "'validaton'", "unknown key"],
+    "min_above_max.yaml": ["metric 'api_error_rate'", "'validation'", "greater than max"],
+    "bad_quarter.yaml": ["objective 'reliable_api'", "'quarter'", "2026-Q3"],
+    "key_result_unknown_metric.yaml": ["objective 'reliable_api'", "key_results.0.metric", "'api_eror_rate'"],
+    "unknown_source.yaml": ["metric 'api_error_rate'", "'sources'", "confluence"],
+    "confidence_out_of_range.yaml": ["metric 'api_error_rate'", "'min_confidence'", "less than or equal to 1"],
+    "missing_unit.yaml": ["metric 'api_error_rate'", "'unit'", "required key is missing"],
+    "equal_baseline_target.yaml": ["objective 'reliable_api'", "'key_results.0'", "equal"],
+    "unknown_authority.yaml": ["'source_authority'", "email"],
+    "not_yaml.yaml": ["line 4", "not valid YAML"],
+    "not_utf8.yaml": ["not UTF-8", "byte"],
+    "empty.yaml": ["expected a mapping with 'metrics:'"],
+    "list_at_top.yaml": ["expected a mapping with 'metrics:'"],
+}
+
+
+def test_every_bad_file_is_covered() -> None:
+    assert sorted(p.name for p in BAD.iterdir()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_catalog_names_file_entry_and_key(name: str) -> None:
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(BAD / name)
+    message = str(caught.value)
+    assert str(BAD / name) in message
+    for fragment in EXPECTED[name]:
+        assert fragment in message, f"{fragment!r} missing from: {message}"
+
+
+def test_missing_file_says_which_setting_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match=r"nowhere\.yaml: catalog file not found; set KPI_CATALOG"):
+        load_catalog(tmp_path / "nowhere.yaml")
+
+
+def test_several_problems_are_reported_together() -> None:
+    data = {
+        "metrics": [
+            {"id": "a", "description": "x", "unit": "count", "min_confidence": 2},
+            {"id": "b", "description": "y", "unit": "count", "colour": "red"},
+        ]
+    }
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(data, "cat.yaml")
+    assert "metric 'a', key 'min_confidence'" in str(caught.value)
+    assert "metric 'b', key 'colour'" in str(caught.value)
+
+
+def test_good_catalog_gets_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text(
+        "metrics:\n"
+        "  - id: api_error_rate\n"
+        "    description: Failed requests in percent\n"
+        "    unit: percent\n"
+        "    aliases: [error rate]\n"
+        "    sources: ['slack:#engineering', 'jira:OPS', 'docs:status/*.md']\n"
+        "objectives:\n"
+        "  - {id: reliable_api, title: Reliable, quarter: 2026-Q3,\n"
+        "     key_results: [{metric: api_error_rate, baseline: 5, target: 1}]}\n",
+        encoding="utf-8",
+    )
+    catalog = load_catalog(path)
+    metric = catalog.metric("api_error_rate")
+    assert metric.min_confidence == 0.7 and metric.tolerance == 0.02 and not metric.derived
+    assert [str(s) for s in metric.sources] == ["slack:engineering", "jira:OPS", "docs:status/*.md"]
+    assert metric.source_types == ("slack", "jira", "docs")
+    assert catalog.objectives[0].start == date(2026, 7, 1) and catalog.objectives[0].end == date(2026, 9, 30)
+    assert catalog.source_authority["docs"] > catalog.source_authority["slack"]
+    with pytest.raises(KeyError):
+        catalog.metric("nope")
+
+
+def test_selector_parses_narrow_forms() -> None:
+    assert SourceSelector.parse("slack:#growth") == SourceSelector(source_type="slack", pattern="growth")
+    assert SourceSelector.parse("docs") == SourceSelector(source_type="docs", pattern=None)
+
+
+@pytest.mark.parametrize(
+    ("quarter", "bounds"),
+    [("2026-Q1", (date(2026, 1, 1), date(2026, 3, 31))), ("2026-Q4", (date(2026, 10, 1), date(2026, 12, 31)))],
+)
+def test_quarter_bounds(quarter: str, bounds: tuple[date, date]) -> None:
+    assert quarter_bounds(quarter) == bounds
