@@ -1,0 +1,469 @@
+"""Claude as an extraction backend, through the anthropic SDK.
+
+Structured outputs: every call sends `output_config.format` with the JSON schema the SDK derives from
+`ExtractionResponse` (what `messages.parse(output_format=...)` sends) and parses the text only after
+looking at `stop_reason`, because `messages.parse` validates inside the SDK and a truncated or refused
+output would raise before the reason could be read. Truncated, refused or invalid output is never read
+as a value: it is retried, then recorded as an abstention with the reason.
+
+The SDK's own retries are disabled (`max_retries=0`) because it honours `retry-after` without a cap;
+transient errors are retried here with exponential backoff, jitter and a capped `retry-after`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+import anthropic
+from anthropic.types import Message, OutputConfigParam, Usage
+from pydantic import ValidationError
+
+from kpi_pipeline.catalog import Metric
+from kpi_pipeline.extraction.cost import PriceTable
+from kpi_pipeline.extraction.prompts import Prompt, build_prompt, count_tokens, request_hash, split_metrics
+from kpi_pipeline.extraction.ratelimit import RateLimiter
+from kpi_pipeline.extraction.response_cache import ResponseCache
+from kpi_pipeline.extraction.schema import (
+    PROMPT_VERSION,
+    ExtractionRequest,
+    ExtractionResponse,
+    ExtractionResult,
+    LlmUsage,
+    MetricAnswer,
+)
+
+if TYPE_CHECKING:
+    from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
+    from anthropic.types.messages.batch_create_params import Request as BatchRequest
+
+    from kpi_pipeline.catalog import Catalog
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_MAX_TOKENS = 4096
+ABSTAIN_PREFIX = "abstained: "
+OUTPUT_CONFIG: OutputConfigParam = {
+    "format": {"type": "json_schema", "schema": anthropic.transform_schema(ExtractionResponse)}
+}
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class LlmConfigError(RuntimeError):
+    """A fatal API error: retrying cannot help; the message says which setting to fix."""
+
+
+class LlmUnavailableError(RuntimeError):
+    """The API kept failing with transient errors past the retry budget."""
+
+
+def abstain(metric_id: str, reason: str) -> MetricAnswer:
+    """A null answer that records why no value was read (distinct from 'not stated', which the model says)."""
+    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning=ABSTAIN_PREFIX + reason)
+
+
+def validate_answers(
+    response: ExtractionResponse, request: ExtractionRequest, metrics: Sequence[Metric]
+) -> list[MetricAnswer]:
+    """One answer per requested metric, in request order, with what the API does not enforce checked here."""
+    known_sources = {s.source_id for s in request.sources}
+    first_answer: dict[str, MetricAnswer] = {}
+    for answer in response.answers:
+        first_answer.setdefault(answer.metric_id, answer)
+    checked = []
+    for metric in metrics:
+        found = first_answer.get(metric.id)
+        if found is None:
+            checked.append(abstain(metric.id, "the model gave no answer for this metric"))
+        elif found.value is not None and not math.isfinite(found.value):
+            checked.append(abstain(metric.id, f"the model gave a non-finite value {found.value}"))
+        elif not 0 <= found.confidence <= 1:
+            checked.append(abstain(metric.id, f"the model gave confidence {found.confidence} outside 0..1"))
+        else:
+            checked.append(_drop_unknown_evidence(found, known_sources))
+    return checked
+
+
+def _drop_unknown_evidence(answer: MetricAnswer, known_sources: set[str]) -> MetricAnswer:
+    unknown = sorted({e.source_id for e in answer.evidence if e.source_id not in known_sources})
+    if not unknown:
+        return answer
+    note = f" [evidence citing unknown source ids dropped: {', '.join(unknown)}]"
+    return answer.model_copy(
+        update={
+            "evidence": [e for e in answer.evidence if e.source_id in known_sources],
+            "reasoning": answer.reasoning + note,
+        }
+    )
+
+
+def _add_usage(total: LlmUsage, usage: Usage) -> LlmUsage:
+    return LlmUsage(
+        input_tokens=total.input_tokens + usage.input_tokens,
+        cache_creation_input_tokens=total.cache_creation_input_tokens + (usage.cache_creation_input_tokens or 0),
+        cache_read_input_tokens=total.cache_read_input_tokens + (usage.cache_read_input_tokens or 0),
+        output_tokens=total.output_tokens + usage.output_tokens,
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one response turned out: `ok` carries the parsed output, the rest a reason."""
+
+    kind: Literal["ok", "truncated", "refused", "invalid", "too_long"]
+    response: ExtractionResponse | None = None
+    detail: str = ""
+
+
+def _interpret(message: Message) -> _Outcome:
+    """Read the stop reason before the text: only a finished output is parsed as an answer."""
+    if message.stop_reason == "max_tokens":
+        return _Outcome("truncated")
+    if message.stop_reason == "refusal":
+        details = message.stop_details
+        why = (details.explanation or details.category) if details else None
+        return _Outcome("refused", detail=why or "no explanation given")
+    if message.stop_reason == "model_context_window_exceeded":
+        return _Outcome("too_long")
+    texts = [block.text for block in message.content if block.type == "text"]
+    if not texts:
+        return _Outcome("invalid", detail="the response has no text block")
+    try:
+        return _Outcome("ok", response=ExtractionResponse.model_validate_json(texts[0]))
+    except ValidationError as exc:
+        return _Outcome("invalid", detail=f"{exc.error_count()} schema error(s), first: {exc.errors()[0]['msg']}")
+
+
+def _retry_after_s(exc: anthropic.APIStatusError) -> float | None:
+    """`retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
+    headers = exc.response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return (when - datetime.now(UTC)).total_seconds()
+    except (ValueError, TypeError):
+        return None
+
+
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, anthropic.APIStatusError) and (exc.status_code in (408, 409, 429) or exc.status_code >= 500)
+
+
+def _fatal_error(exc: anthropic.APIStatusError, model: str) -> LlmConfigError:
+    said = exc.api_message or str(exc)
+    if isinstance(exc, anthropic.AuthenticationError):
+        return LlmConfigError(f"Anthropic API rejected the key (401: {said}): check ANTHROPIC_API_KEY")
+    if isinstance(exc, anthropic.PermissionDeniedError):
+        return LlmConfigError(
+            f"Anthropic API denied access (403: {said}): check that ANTHROPIC_API_KEY may use model {model!r} "
+            "(KPI_LLM_MODEL)"
+        )
+    if isinstance(exc, anthropic.NotFoundError):
+        return LlmConfigError(
+            f"Anthropic API does not know model {model!r} (404: {said}): check KPI_LLM_MODEL; "
+            "anthropic.types.ModelParam lists current model names"
+        )
+    if isinstance(exc, anthropic.BadRequestError):
+        return LlmConfigError(f"Anthropic API rejected the request (400): {said}")
+    return LlmConfigError(f"Anthropic API error {exc.status_code}: {said}")
+
+
+@dataclass
+class _Pending:
+    """One request on its way through the sync or batch path."""
+
+    request: ExtractionRequest
+    metrics: list[Metric]
+    key: str
+    prompt: Prompt
+    max_tokens: int
+    usage: LlmUsage = field(default_factory=LlmUsage)
+    truncations: int = 0
+    invalid_outputs: int = 0
+    stop_reason: str | None = None
+    failure: str = ""
+
+
+class AnthropicBackend:
+    """Claude through the SDK: response cache, rate limiter, concurrent calls, batches for large runs."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        model: str,
+        prices: PriceTable,
+        cache: ResponseCache | None,
+        limiter: RateLimiter | None,
+        *,
+        max_concurrency: int = 4,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        retry_after_cap_s: float = 30.0,
+        backoff_base_s: float = 1.0,
+        max_attempts: int = 6,
+        invalid_output_retries: int = 1,
+        batch_threshold: int | None = 200,
+        batch_poll_initial_s: float = 10.0,
+        batch_poll_max_s: float = 120.0,
+        batch_timeout_s: float = 24 * 3600.0,
+        batch_max_resubmits: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        prices.price(model)  # an unpriced model fails now, naming prices.yaml, not after the first call
+        # Our loop retries; SDK retries would multiply attempts and wait out an uncapped retry-after. The copy
+        # is made only when needed: `with_options` does not carry `_strict_response_validation` over.
+        self._client = client if client.max_retries == 0 else client.with_options(max_retries=0)
+        self.model = model
+        self._prices = prices
+        self._cache = cache
+        self._limiter = limiter
+        self.max_concurrency = max(1, max_concurrency)
+        self.max_tokens = max_tokens
+        self.retry_after_cap_s = retry_after_cap_s
+        self.backoff_base_s = backoff_base_s
+        self.max_attempts = max(1, max_attempts)
+        self.invalid_output_retries = invalid_output_retries
+        self.batch_threshold = batch_threshold
+        self.batch_poll_initial_s = batch_poll_initial_s
+        self.batch_poll_max_s = batch_poll_max_s
+        self.batch_timeout_s = batch_timeout_s
+        self.batch_max_resubmits = batch_max_resubmits
+        self._sleep = sleep
+        self._jitter = jitter
+        self._jitter_lock = threading.Lock()
+
+    # -- public -------------------------------------------------------------------------------------------
+
+    def extract(
+        self, requests: Sequence[ExtractionRequest], catalog: Catalog, *, batch: bool | None = None
+    ) -> list[ExtractionResult]:
+        """One result per request, in order. `batch=None` uses the Batches API from `batch_threshold` requests."""
+        results: list[ExtractionResult | None] = [None] * len(requests)
+        pending: dict[int, _Pending] = {}
+        for index, request in enumerate(requests):
+            metrics, others = split_metrics(request, catalog.metrics)
+            key = request_hash(self.model, PROMPT_VERSION, request, metrics, others)
+            cached = self._cache.get(key) if self._cache else None
+            if cached is not None:
+                answers = validate_answers(cached, request, metrics)
+                results[index] = self._result(answers, key, LlmUsage(), 0.0, cache_hit=True)
+            else:
+                prompt = build_prompt(request, metrics, others)
+                pending[index] = _Pending(request, metrics, key, prompt, self.max_tokens)
+        use_batch = batch if batch is not None else bool(self.batch_threshold and len(pending) >= self.batch_threshold)
+        if use_batch and pending:
+            for index, result in self._extract_batch(pending).items():
+                results[index] = result
+        elif pending:
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(pending))) as pool:
+                futures = {index: pool.submit(self._extract_one, item) for index, item in pending.items()}
+                try:
+                    for index, future in futures.items():
+                        results[index] = future.result()
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)  # a fatal error stops the calls not yet started
+                    raise
+        return [r for r in results if r is not None]
+
+    # -- shared -------------------------------------------------------------------------------------------
+
+    def _result(
+        self,
+        answers: list[MetricAnswer],
+        key: str,
+        usage: LlmUsage,
+        started: float,
+        *,
+        cache_hit: bool = False,
+        batch: bool = False,
+        stop_reason: str | None = None,
+    ) -> ExtractionResult:
+        return ExtractionResult(
+            answers=answers,
+            model=self.model,
+            backend=self.name,
+            prompt_version=PROMPT_VERSION,
+            request_hash=key,
+            usage=usage,
+            cost_usd=0.0 if cache_hit else self._prices.cost_usd(self.model, usage, batch=batch),
+            latency_ms=0.0 if cache_hit else (time.monotonic() - started) * 1000,
+            response_cache_hit=cache_hit,
+            batch=batch,
+            stop_reason=stop_reason,
+        )
+
+    def _settle(self, item: _Pending, message: Message) -> list[MetricAnswer] | None:
+        """Answers when this response settles the request, None when it should be asked again."""
+        item.usage = _add_usage(item.usage, message.usage)
+        item.stop_reason = message.stop_reason
+        outcome = _interpret(message)
+        if outcome.kind == "ok" and outcome.response is not None:
+            if self._cache:
+                self._cache.put(item.key, outcome.response, model=self.model, prompt_version=PROMPT_VERSION)
+            return validate_answers(outcome.response, item.request, item.metrics)
+        if outcome.kind == "truncated" and item.truncations == 0:
+            item.truncations += 1
+            item.max_tokens *= 2
+            return None
+        if outcome.kind == "invalid" and item.invalid_outputs < self.invalid_output_retries:
+            item.invalid_outputs += 1
+            return None
+        reason = {
+            "truncated": f"output truncated at max_tokens={item.max_tokens} after a retry with more tokens",
+            "refused": f"the model refused: {outcome.detail}",
+            "too_long": "the prompt exceeds the model's context window; select fewer sources",
+            "invalid": f"output did not match the answer schema after a retry ({outcome.detail})",
+        }[outcome.kind]
+        return [abstain(m.id, reason) for m in item.metrics]
+
+    def _backoff_s(self, attempt: int, exc: Exception) -> float:
+        retry_after = _retry_after_s(exc) if isinstance(exc, anthropic.APIStatusError) else None
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.retry_after_cap_s)
+        with self._jitter_lock:
+            jitter = self._jitter()
+        return min(self.retry_after_cap_s, self.backoff_base_s * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
+
+    def _call(self, send: Callable[[], T], input_tokens: int) -> T:
+        """`send()` under the rate limiter, retrying transient errors; fatal ones raise LlmConfigError."""
+        for attempt in range(1, self.max_attempts + 1):
+            if self._limiter:
+                self._limiter.acquire(input_tokens)
+            try:
+                return send()
+            except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+                if not _is_transient(exc):
+                    assert isinstance(exc, anthropic.APIStatusError)
+                    raise _fatal_error(exc, self.model) from exc
+                if attempt == self.max_attempts:
+                    raise LlmUnavailableError(
+                        f"Anthropic API still failing after {self.max_attempts} attempts ({exc}); retry the run later"
+                    ) from exc
+                wait = self._backoff_s(attempt, exc)
+                log.info("transient Anthropic error (%s); retry %d in %.1fs", type(exc).__name__, attempt, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    # -- one request at a time ----------------------------------------------------------------------------
+
+    def _extract_one(self, item: _Pending) -> ExtractionResult:
+        started = time.monotonic()
+        input_tokens = count_tokens(item.prompt.text())
+        while True:
+            message = self._call(
+                lambda: self._client.messages.create(
+                    model=self.model,
+                    max_tokens=item.max_tokens,
+                    system=item.prompt.system,
+                    messages=item.prompt.messages,
+                    output_config=OUTPUT_CONFIG,
+                ),
+                input_tokens,
+            )
+            answers = self._settle(item, message)
+            if answers is not None:
+                return self._result(answers, item.key, item.usage, started, stop_reason=item.stop_reason)
+
+    # -- Message Batches ----------------------------------------------------------------------------------
+
+    def _batch_request(self, custom_id: str, item: _Pending) -> BatchRequest:
+        return {
+            "custom_id": custom_id,
+            "params": {
+                "model": self.model,
+                "max_tokens": item.max_tokens,
+                "system": item.prompt.system,
+                "messages": item.prompt.messages,
+                "output_config": OUTPUT_CONFIG,
+            },
+        }
+
+    def _wait_for_batch(self, batch: MessageBatch) -> MessageBatch:
+        delay, waited = self.batch_poll_initial_s, 0.0
+        while batch.processing_status != "ended":
+            if waited >= self.batch_timeout_s:
+                raise LlmUnavailableError(
+                    f"message batch {batch.id} still {batch.processing_status} after {waited:.0f}s; "
+                    "collect or cancel it in the Anthropic console, then rerun"
+                )
+            self._sleep(delay)
+            waited += delay
+            delay = min(delay * 2, self.batch_poll_max_s)
+            batch = self._call(partial(self._client.messages.batches.retrieve, batch.id), 0)
+        return batch
+
+    def _batch_results(self, batch_id: str) -> list[MessageBatchIndividualResponse]:
+        return list(self._client.messages.batches.results(batch_id))
+
+    def _extract_batch(self, pending: dict[int, _Pending]) -> dict[int, ExtractionResult]:
+        """One batch; errored, expired or unfinished items are resubmitted a bounded number of times."""
+        started = time.monotonic()
+        waiting = {f"req-{index}": index for index in pending}
+        settled: dict[int, list[MetricAnswer]] = {}
+        for _round in range(1 + self.batch_max_resubmits):
+            if not waiting:
+                break
+            submit = [self._batch_request(cid, pending[index]) for cid, index in waiting.items()]
+            batch = self._call(partial(self._client.messages.batches.create, requests=submit), 0)
+            log.info("submitted message batch %s with %d requests", batch.id, len(submit))
+            batch_id = self._wait_for_batch(batch).id
+            lines = self._call(partial(self._batch_results, batch_id), 0)
+            unanswered = dict(waiting)
+            for line in lines:
+                index = unanswered.pop(line.custom_id, None)
+                if index is None:
+                    continue
+                item, result = pending[index], line.result
+                if result.type == "succeeded":
+                    answers = self._settle(item, result.message)
+                    if answers is None:
+                        item.failure = f"asked again (stop_reason {item.stop_reason})"
+                    else:
+                        settled[index] = answers
+                elif result.type == "errored":
+                    error = result.error.error
+                    item.failure = f"errored ({error.type}: {error.message})"
+                    if error.type == "invalid_request_error":  # resubmitting the same request cannot help
+                        settled[index] = [abstain(m.id, f"batch item {item.failure}") for m in item.metrics]
+                else:
+                    item.failure = result.type
+            for index in unanswered.values():
+                pending[index].failure = "missing from the batch results"
+            waiting = {cid: index for cid, index in waiting.items() if index not in settled}
+        for index in waiting.values():
+            item = pending[index]
+            reason = f"batch item {item.failure} after {1 + self.batch_max_resubmits} submissions"
+            settled[index] = [abstain(m.id, reason) for m in item.metrics]
+        return {
+            index: self._result(
+                answers,
+                pending[index].key,
+                pending[index].usage,
+                started,
+                batch=True,
+                stop_reason=pending[index].stop_reason,
+            )
+            for index, answers in settled.items()
+        }

@@ -1,0 +1,69 @@
+"""Cost accounting: prices come from prices.yaml; cache and batch multipliers apply as Anthropic bills them."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import pytest
+from anthropic.types import ModelParam
+
+from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL
+from kpi_pipeline.extraction.cost import PRICES_PATH, PricingError, load_prices
+from kpi_pipeline.extraction.schema import LlmUsage
+
+MILLION = 1_000_000
+SDK_MODELS = set(typing.get_args(typing.get_args(ModelParam)[0]))
+
+
+def test_input_and_output_tokens_cost_the_listed_price_per_million() -> None:
+    prices = load_prices()
+    assert prices.cost_usd("claude-sonnet-5-5", LlmUsage(input_tokens=MILLION)) == pytest.approx(2.0)
+    assert prices.cost_usd("claude-sonnet-5-5", LlmUsage(output_tokens=MILLION)) == pytest.approx(10.0)
+    assert prices.cost_usd("claude-haiku-5-5", LlmUsage(input_tokens=MILLION, output_tokens=MILLION)) == pytest.approx(
+        0.6
+    )
+    assert prices.cost_usd("claude-opus-5-5", LlmUsage(output_tokens=MILLION)) == pytest.approx(20.0)
+
+
+def test_cache_writes_cost_more_and_cache_reads_a_tenth() -> None:
+    prices = load_prices()
+    assert prices.cost_usd("claude-sonnet-5-5", LlmUsage(cache_creation_input_tokens=MILLION)) == pytest.approx(2.5)
+    assert prices.cost_usd("claude-sonnet-5-5", LlmUsage(cache_read_input_tokens=MILLION)) == pytest.approx(0.2)
+
+
+def test_batch_halves_every_token_kind() -> None:
+    prices = load_prices()
+    usage = LlmUsage(
+        input_tokens=1000, cache_creation_input_tokens=2000, cache_read_input_tokens=3000, output_tokens=4000
+    )
+    assert prices.cost_usd("claude-opus-5-5", usage, batch=True) == pytest.approx(
+        prices.cost_usd("claude-opus-5-5", usage) / 2
+    )
+
+
+def test_a_dated_snapshot_is_priced_as_its_model_but_a_different_model_is_not() -> None:
+    prices = load_prices()
+    assert prices.price("claude-haiku-5-5-20261101") == prices.price("claude-haiku-5-5")
+    with pytest.raises(PricingError):
+        prices.price("claude-haiku-5-5-fast")
+
+
+def test_an_unpriced_model_fails_naming_prices_yaml() -> None:
+    with pytest.raises(PricingError, match=r"prices\.yaml.*claude-mythos-5-2"):
+        load_prices().price("claude-mythos-5-2")
+
+
+def test_every_priced_model_and_the_default_model_are_names_the_sdk_lists() -> None:
+    priced = set(load_prices().models)
+    assert priced <= SDK_MODELS
+    assert DEFAULT_MODEL in SDK_MODELS and DEFAULT_MODEL in priced
+
+
+def test_a_bad_price_entry_names_the_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "prices.yaml"
+    bad.write_text(
+        PRICES_PATH.read_text().replace("claude-opus-5-5: {input: 4.00", "claude-opus-5-5: {input: -4"), "utf-8"
+    )
+    with pytest.raises(PricingError, match=r"prices\.yaml: models\.claude-opus-5-5\.input"):
+        load_prices(bad)

@@ -1,0 +1,95 @@
+"""LlmResource: picks the backend from the environment and wires Claude to prices, cache and limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from dagster import EnvVar, build_resources
+
+from kpi_pipeline.catalog import parse_catalog
+from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL, AnthropicBackend, LlmConfigError
+from kpi_pipeline.extraction.cost import PricingError
+from kpi_pipeline.extraction.offline import OfflineBackend
+from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
+from kpi_pipeline.resources.llm import LlmResource
+from kpi_pipeline.testing.anthropic_server import AnthropicServer, serve_anthropic
+
+KEY = "sk-ant-resource-test"
+CATALOG = parse_catalog({"metrics": [{"id": "signups", "description": "New accounts that day", "unit": "count"}]})
+REQUEST = ExtractionRequest(
+    date(2026, 7, 1),
+    "docs",
+    ("signups",),
+    (SourceDoc("docs", "docs:status.md@1", "Signups: 120 new accounts today.", datetime(2026, 7, 1, tzinfo=UTC)),),
+)
+
+
+@pytest.fixture
+def server() -> Iterator[AnthropicServer]:
+    with serve_anthropic(api_key=KEY) as running:
+        yield running
+
+
+def test_without_a_key_it_runs_offline_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        backend = LlmResource().get_backend()
+    assert isinstance(backend, OfflineBackend)
+    lines = [r.getMessage() for r in caplog.records if "LLM backend" in r.getMessage()]
+    assert len(lines) == 1 and "ANTHROPIC_API_KEY is not set" in lines[0]
+
+
+def test_with_a_key_it_extracts_with_claude_through_the_base_url(server: AnthropicServer, tmp_path: Path) -> None:
+    resource = LlmResource(api_key=KEY, base_url=server.base_url, response_cache_dir=str(tmp_path))
+    backend = resource.get_backend()
+    assert isinstance(backend, AnthropicBackend) and backend.model == DEFAULT_MODEL
+    (result,) = backend.extract([REQUEST], CATALOG)
+    assert result.answers[0].value == 120 and server.message_requests == 1
+    assert list(tmp_path.rglob("*.json")), "the response was not cached under response_cache_dir"
+
+
+def test_the_key_is_never_logged(server: AnthropicServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        backend = LlmResource(api_key=KEY, base_url=server.base_url, response_cache_dir=str(tmp_path)).get_backend()
+        backend.extract([REQUEST], CATALOG)
+    assert KEY not in caplog.text
+
+
+def test_settings_come_from_environment_variables(
+    server: AnthropicServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    monkeypatch.setenv("KPI_LLM_MODEL", "claude-haiku-5-5")
+    llm = LlmResource(
+        api_key=EnvVar("ANTHROPIC_API_KEY"),
+        base_url=EnvVar("ANTHROPIC_BASE_URL"),
+        model=EnvVar("KPI_LLM_MODEL"),
+        response_cache_dir=str(tmp_path),
+    )
+    with build_resources({"llm": llm}) as resources:
+        backend = resources.llm.get_backend()
+    assert isinstance(backend, AnthropicBackend) and backend.model == "claude-haiku-5-5"
+    assert backend.extract([REQUEST], CATALOG)[0].answers[0].value == 120
+
+
+def test_an_explicit_offline_choice_wins_over_a_key() -> None:
+    assert isinstance(LlmResource(backend="offline", api_key=KEY).get_backend(), OfflineBackend)
+
+
+def test_an_unknown_backend_names_the_setting() -> None:
+    with pytest.raises(LlmConfigError, match="KPI_LLM_BACKEND='claude'"):
+        LlmResource(backend="claude").get_backend()
+
+
+def test_anthropic_without_a_key_says_which_variable_to_set() -> None:
+    with pytest.raises(LlmConfigError, match="needs ANTHROPIC_API_KEY"):
+        LlmResource(backend="anthropic").get_backend()
+
+
+def test_a_model_without_a_price_names_prices_yaml() -> None:
+    with pytest.raises(PricingError, match=r"prices\.yaml"):
+        LlmResource(api_key=KEY, model="claude-fable-5-2").get_backend()
