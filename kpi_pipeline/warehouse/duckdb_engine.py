@@ -100,6 +100,12 @@ class DuckDBWarehouse(Warehouse):
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
     @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Holds the connection, and so the writer lock, until the block ends."""
+        with self._connection():
+            yield
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self._connection() as con:
             if getattr(self._local, "in_tx", False):

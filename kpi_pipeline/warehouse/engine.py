@@ -53,6 +53,10 @@ class Warehouse(abc.ABC):
     def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
 
     @abc.abstractmethod
+    def session(self) -> contextlib.AbstractContextManager[None]:
+        """Keep one connection open for many transactions (a whole backfill step), instead of one each."""
+
+    @abc.abstractmethod
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
         """Serialize writers of the same table and days (no-op where the engine has one writer)."""
 

@@ -7,6 +7,7 @@ concurrent publishes of one day run one after the other and never leave two copi
 from __future__ import annotations
 
 import contextlib
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -71,24 +72,42 @@ class PostgresWarehouse(Warehouse):
         self.conninfo = conninfo
         self.url = url or conninfo
         self.connect_timeout_s = connect_timeout_s
+        self._local = threading.local()
 
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
         for day in sorted(set(days)):
             key = zlib.crc32(f"{table.qualified}/{day.isoformat()}".encode())
             tx.execute("SELECT pg_advisory_xact_lock(?)", [key])
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
-            con = psycopg.connect(self.conninfo, connect_timeout=self.connect_timeout_s)
+            return psycopg.connect(self.conninfo, connect_timeout=self.connect_timeout_s)
         except psycopg.OperationalError as exc:
             raise WarehouseError(
                 f"cannot connect to PostgreSQL at {redact_url(self.url)}: {str(exc).strip()}. "
                 "Check KPI_WAREHOUSE_URL and that the server is running."
             ) from exc
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        if getattr(self._local, "con", None) is not None:
+            yield
+            return
+        self._local.con = self._connect()
+        try:
+            yield
+        finally:
+            self._local.con.close()
+            self._local.con = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        shared = getattr(self._local, "con", None)
+        con = shared if shared is not None else self._connect()
         try:
             with con.transaction():
                 con.execute("SET LOCAL TIME ZONE 'UTC'")
                 yield _PgTransaction(con)
         finally:
-            con.close()
+            if shared is None:
+                con.close()

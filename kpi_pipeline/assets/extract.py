@@ -1,0 +1,163 @@
+"""Extraction: each day's raw text -> metric readings with evidence -> one synthesized value per metric.
+
+`metric_candidates` and `metric_values` come from one pass over the same LLM answers, so they are one
+step; the LLM step sits in the `llm` pool so concurrent runs share one rate budget. A day's candidates,
+values and calls are replaced together in one transaction.
+"""
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from kpi_pipeline.assets.partition_days import days_of, span
+from kpi_pipeline.catalog import Catalog
+from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
+from kpi_pipeline.extraction.schema import PROMPT_VERSION
+from kpi_pipeline.partitions import daily_partitions
+from kpi_pipeline.resources.catalog import CatalogResource
+from kpi_pipeline.resources.llm import LlmResource
+from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.tables import (
+    LLM_CALLS,
+    METRIC_CANDIDATES,
+    METRIC_VALUES,
+    RAW_DOCS,
+    RAW_JIRA_EVENTS,
+    RAW_JIRA_ISSUES,
+    RAW_SLACK_MESSAGES,
+    Table,
+)
+
+RAW_INPUTS = ["raw_slack_messages", "raw_jira_issues", "raw_jira_events", "raw_docs"]
+
+
+def read_raw_days(wh: Warehouse, days: list[date]) -> dict[date, RawDay]:
+    """The four raw tables' rows for each day, one query per table."""
+
+    def per_day(table: Table) -> dict[date, pd.DataFrame]:
+        df = wh.query_df(f"SELECT * FROM {table.qualified} WHERE day BETWEEN ? AND ? ORDER BY day", [days[0], days[-1]])
+        if df.empty:
+            return {}
+        df["_day"] = pd.to_datetime(df["day"]).dt.date
+        return {d: g.drop(columns="_day").reset_index(drop=True) for d, g in df.groupby("_day")}  # type: ignore[misc]
+
+    slack, issues, events, docs = (per_day(t) for t in (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS))
+    empty = pd.DataFrame()
+    return {
+        d: RawDay(slack.get(d, empty), issues.get(d, empty), events.get(d, empty), docs.get(d, empty)) for d in days
+    }
+
+
+def write_day(wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime) -> None:
+    """Candidates, values and calls of one day, replaced in one transaction."""
+    with wh.transaction() as tx:
+        wh.lock_partition(tx, METRIC_VALUES, [day])
+        for table, frame, stamp in (
+            (METRIC_CANDIDATES, result.candidates, "extracted_at"),
+            (METRIC_VALUES, result.values, "computed_at"),
+            (LLM_CALLS, result.calls, "called_at"),
+        ):
+            tx.delete_days(table, [day])
+            tx.insert_df(table, frame.assign(run_id=run_id, **{stamp: now}))
+
+
+def _totals(results: dict[date, DayExtraction]) -> dict[str, float]:
+    keys = ["readings", "abstentions", "conflicts", "ungrounded", "calls", "input_tokens", "output_tokens"]
+    keys += ["cache_creation_input_tokens", "cache_read_input_tokens", "cost_usd", "sources_left_out"]
+    return {k: sum(r.stats.get(k, 0) for r in results.values()) for k in keys}
+
+
+def _per_day_table(results: dict[date, DayExtraction]) -> MetadataValue:
+    rows = [
+        {
+            "day": d.isoformat(),
+            "readings": r.stats["readings"],
+            "abstained": r.stats["abstentions"],
+            "conflicts": r.stats["conflicts"],
+            "ungrounded": r.stats["ungrounded"],
+            "tokens": r.stats["input_tokens"] + r.stats["output_tokens"],
+            "cost_usd": round(r.stats["cost_usd"], 4),
+        }
+        for d, r in sorted(results.items())
+    ]
+    return MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False))
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "metric_candidates",
+            deps=RAW_INPUTS,
+            kinds={"anthropic"},
+            description="Every reading per metric, day and source group, with evidence (extract.metric_candidates).",
+        ),
+        AssetSpec(
+            "metric_values",
+            deps=["metric_candidates"],
+            description="One synthesized value per metric and day, before the quality gate (extract.metric_values).",
+        ),
+    ],
+    group_name="extract",
+    partitions_def=daily_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    pool="llm",
+)
+def metric_extraction(
+    context: AssetExecutionContext, catalog: CatalogResource, llm: LlmResource, warehouse: WarehouseResource
+) -> tuple[MaterializeResult, MaterializeResult]:
+    cat: Catalog = catalog.load()
+    backend = llm.get_backend()
+    wh = warehouse.get_warehouse()
+    days = days_of(context)
+    with wh.session():
+        raw = read_raw_days(wh, days)
+    context.log.info(
+        f"extracting {len(cat.metrics)} metrics over {len(days)} day(s) with {backend.name}/{backend.model}"
+    )
+    results = extract_days(raw, cat, backend)
+    now = datetime.now(UTC)
+    with wh.session():
+        for i, day in enumerate(days, start=1):
+            write_day(wh, day, results[day], context.run_id, now)
+            if len(days) > 1 and (i % 10 == 0 or i == len(days)):
+                context.log.info(f"extract: wrote {i}/{len(days)} days")
+    totals = _totals(results)
+    common = {"days": span(days), "backend": backend.name, "model": backend.model, "prompt_version": PROMPT_VERSION}
+    return (
+        MaterializeResult(
+            asset_key=AssetKey("metric_candidates"),
+            metadata={
+                "dagster/row_count": sum(len(r.candidates) for r in results.values()),
+                "readings": int(totals["readings"]),
+                "calls": int(totals["calls"]),
+                "input_tokens": int(totals["input_tokens"]),
+                "output_tokens": int(totals["output_tokens"]),
+                "cache_read_input_tokens": int(totals["cache_read_input_tokens"]),
+                "cache_creation_input_tokens": int(totals["cache_creation_input_tokens"]),
+                "cost_usd": round(float(totals["cost_usd"]), 4),
+                "sources_left_out": int(totals["sources_left_out"]),
+                **common,
+            },
+        ),
+        MaterializeResult(
+            asset_key=AssetKey("metric_values"),
+            metadata={
+                "dagster/row_count": sum(len(r.values) for r in results.values()),
+                "abstentions": int(totals["abstentions"]),
+                "conflicts": int(totals["conflicts"]),
+                "ungrounded": int(totals["ungrounded"]),
+                "per_day": _per_day_table(results),
+                **common,
+            },
+        ),
+    )

@@ -1,0 +1,174 @@
+"""Ingestion assets: Slack, Jira and docs into the raw schema, one transaction per day.
+
+Each day is replaced as a whole, so a re-run or a retry never duplicates rows, and a failure leaves the
+day as it was. Backfills run as a single run over the range (process start and imports cost seconds here).
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from kpi_pipeline.assets.partition_days import days_of, span
+from kpi_pipeline.partitions import daily_partitions
+from kpi_pipeline.resources.docs import DocsSource
+from kpi_pipeline.resources.jira import JiraSource
+from kpi_pipeline.resources.slack import SlackSource
+from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_ISSUES, RAW_SLACK_MESSAGES, Table
+
+SINGLE_RUN = BackfillPolicy.single_run()
+
+
+def _stamp(df: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    return df.assign(ingested_at=now)
+
+
+def _load_days(
+    context: AssetExecutionContext,
+    wh: Warehouse,
+    table: Table,
+    fetch: Callable[[date], pd.DataFrame],
+) -> tuple[int, list[pd.DataFrame]]:
+    """Fetch and replace each day in turn, logging progress; returns rows written and a sample of frames."""
+    days = days_of(context)
+    now = datetime.now(UTC)
+    total = 0
+    samples: list[pd.DataFrame] = []
+    with wh.session():
+        for i, day in enumerate(days, start=1):
+            df = fetch(day)
+            total += wh.replace_days(table, [day], _stamp(df, now))
+            if len(samples) < 3 and not df.empty:
+                samples.append(df)
+            if len(days) > 1 and (i % 10 == 0 or i == len(days)):
+                context.log.info(f"{table.qualified}: {i}/{len(days)} days, {total} rows so far")
+    return total, samples
+
+
+def _preview(frames: list[pd.DataFrame], columns: list[str], rows: int = 5) -> MetadataValue:
+    if not frames:
+        return MetadataValue.md("_no rows_")
+    sample = pd.concat(frames).head(rows)[columns].copy()
+    for col in sample.columns:
+        sample[col] = sample[col].astype(str).str.slice(0, 80).str.replace("|", "\\|").str.replace("\n", " ")
+    return MetadataValue.md(sample.to_markdown(index=False))
+
+
+@asset(
+    kinds={"slack"},
+    description="Every Slack message of the day (raw.slack_messages).",
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def raw_slack_messages(
+    context: AssetExecutionContext, slack: SlackSource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    wh = warehouse.get_warehouse()
+    subtypes: Counter[str] = Counter()
+    channels: set[str] = set()
+
+    def fetch(day: date) -> pd.DataFrame:
+        df = slack.messages_for_day(day)
+        subtypes.update(df["subtype"].fillna("(message)").astype(str))
+        channels.update(df["channel_name"].dropna().astype(str))
+        return df
+
+    total, samples = _load_days(context, wh, RAW_SLACK_MESSAGES, fetch)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "days": span(days_of(context)),
+            "channels": len(channels),
+            "subtypes": MetadataValue.json(dict(subtypes.most_common())),
+            "table": RAW_SLACK_MESSAGES.qualified,
+            "warehouse": warehouse.display_url,
+            "preview": _preview(samples, ["channel_name", "ts", "subtype", "text"]),
+        }
+    )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("raw_jira_issues", kinds={"jira"}, description="State of every issue at the end of the day."),
+        AssetSpec("raw_jira_events", kinds={"jira"}, description="Creations, transitions and comments of the day."),
+    ],
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def raw_jira(
+    context: AssetExecutionContext, jira: JiraSource, warehouse: WarehouseResource
+) -> tuple[MaterializeResult, MaterializeResult]:
+    """Issues and events come from one pass over the same search results, so they are one step."""
+    wh = warehouse.get_warehouse()
+    days = days_of(context)
+    now = datetime.now(UTC)
+    n_issues = n_events = 0
+    event_types: Counter[str] = Counter()
+    samples: list[pd.DataFrame] = []
+    with wh.session():
+        for i, day in enumerate(days, start=1):
+            issues, events = jira.issues_and_events_for_day(day)
+            with wh.transaction() as tx:  # both tables of a day change together
+                wh.lock_partition(tx, RAW_JIRA_ISSUES, [day])
+                tx.delete_days(RAW_JIRA_ISSUES, [day])
+                tx.delete_days(RAW_JIRA_EVENTS, [day])
+                n_issues += tx.insert_df(RAW_JIRA_ISSUES, _stamp(issues, now))
+                n_events += tx.insert_df(RAW_JIRA_EVENTS, _stamp(events, now))
+            event_types.update(events["event_type"].astype(str))
+            if len(samples) < 3 and not events.empty:
+                samples.append(events)
+            if len(days) > 1 and (i % 10 == 0 or i == len(days)):
+                context.log.info(f"jira: {i}/{len(days)} days, {n_issues} issue states, {n_events} events")
+    common = {"days": span(days), "warehouse": warehouse.display_url}
+    return (
+        MaterializeResult(
+            asset_key=AssetKey("raw_jira_issues"),
+            metadata={"dagster/row_count": n_issues, "table": RAW_JIRA_ISSUES.qualified, **common},
+        ),
+        MaterializeResult(
+            asset_key=AssetKey("raw_jira_events"),
+            metadata={
+                "dagster/row_count": n_events,
+                "table": RAW_JIRA_EVENTS.qualified,
+                "event_types": MetadataValue.json(dict(event_types.most_common())),
+                "preview": _preview(samples, ["issue_key", "event_type", "to_value", "body"]),
+                **common,
+            },
+        ),
+    )
+
+
+@asset(
+    kinds={"markdown"},
+    description="Document revisions written on the day (raw.docs).",
+    group_name="ingest",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def raw_docs(context: AssetExecutionContext, docs: DocsSource, warehouse: WarehouseResource) -> MaterializeResult:
+    wh = warehouse.get_warehouse()
+    total, samples = _load_days(context, wh, RAW_DOCS, docs.docs_for_day)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "days": span(days_of(context)),
+            "table": RAW_DOCS.qualified,
+            "warehouse": warehouse.display_url,
+            "preview": _preview(samples, ["path", "title", "day"]),
+        }
+    )

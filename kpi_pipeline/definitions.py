@@ -1,0 +1,52 @@
+"""The one Definitions object: assets, checks, resources, schedules.
+
+Configuration comes from environment variables (see README "Configuration"); unset ones fall back to
+the embedded demo: DuckDB under data/, the demo company's dataset, the offline extractor.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor, load_assets_from_modules
+
+from kpi_pipeline import settings
+from kpi_pipeline.assets import extract, ingest
+from kpi_pipeline.resources.catalog import CatalogResource
+from kpi_pipeline.resources.docs import DocsSource
+from kpi_pipeline.resources.jira import JiraSource
+from kpi_pipeline.resources.llm import LlmResource
+from kpi_pipeline.resources.slack import SlackSource
+from kpi_pipeline.resources.warehouse import WarehouseResource
+
+dataset = settings.dataset_dir()
+
+resources = {
+    "warehouse": WarehouseResource(url=settings.env_or("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)),
+    "catalog": CatalogResource(path=settings.env_or("KPI_CATALOG", str(settings.catalog_path()))),
+    "slack": SlackSource(
+        source=settings.env_or("KPI_SLACK_SOURCE", str(dataset / "slack")),
+        token=settings.optional_env("SLACK_BOT_TOKEN"),
+        api_url=settings.optional_env("SLACK_API_URL"),
+    ),
+    "jira": JiraSource(
+        source=settings.env_or("KPI_JIRA_SOURCE", str(dataset / "jira")),
+        url=settings.optional_env("JIRA_URL"),
+        email=settings.optional_env("JIRA_EMAIL"),
+        api_token=settings.optional_env("JIRA_API_TOKEN"),
+        jql=settings.optional_env("JIRA_JQL"),
+    ),
+    "docs": DocsSource(source=settings.env_or("KPI_DOCS_SOURCE", str(dataset / "docs"))),
+    "llm": LlmResource(
+        backend=settings.optional_env("KPI_LLM_BACKEND"),
+        api_key=settings.optional_env("ANTHROPIC_API_KEY"),
+        base_url=settings.optional_env("ANTHROPIC_BASE_URL"),
+        model=settings.optional_env("KPI_LLM_MODEL"),
+    ),
+}
+
+defs = Definitions(
+    assets=load_assets_from_modules([ingest, extract]),
+    resources=resources,
+    # one process per run: steps are short and sequential anyway (DuckDB has one writer), while a process
+    # per step would pay several seconds of imports each on a small machine
+    executor=in_process_executor,
+)
