@@ -10,6 +10,7 @@ from dagster import Definitions, in_process_executor, load_assets_from_modules
 
 from kpi_pipeline import settings
 from kpi_pipeline.assets import extract, ingest
+from kpi_pipeline.orchestration.schedules import build_daily_schedule, daily_kpi_job
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
@@ -46,6 +47,8 @@ resources = {
 defs = Definitions(
     assets=load_assets_from_modules([ingest, extract]),
     resources=resources,
+    jobs=[daily_kpi_job],
+    schedules=[build_daily_schedule()],
     # one process per run: steps are short and sequential anyway (DuckDB has one writer), while a process
     # per step would pay several seconds of imports each on a small machine
     executor=in_process_executor,

@@ -1,0 +1,1 @@
+"""Running the pipeline over time: schedules, backfills, cost estimates and budgets."""
