@@ -186,6 +186,7 @@ def _value_row(v: Synthesis) -> dict[str, Any]:
         "confidence": v.confidence,
         "n_sources": v.n_sources,
         "grounded": v.grounded,
+        "grounding_issues": json.dumps(list(v.chosen.grounding_issues) if v.chosen else []),
         "evidence": json.dumps(list(v.evidence)),
         "reasoning": v.reasoning,
         "conflict": json.dumps(list(v.conflict), default=str) if v.conflict else None,

@@ -22,6 +22,9 @@ from kpi_pipeline.extraction.offline import metric_mentions
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 
 DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top
+# metrics asked in one call: smaller structured answers, and the calls after the first of a source group
+# read the same sources from the prompt cache
+DEFAULT_METRICS_PER_REQUEST = 4
 _TOKEN_PIECES = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 
 
@@ -97,9 +100,14 @@ class Selection:
 
 
 def select(
-    day: date, docs: Sequence[SourceDoc], catalog: Catalog, token_budget: int = DEFAULT_TOKEN_BUDGET
+    day: date,
+    docs: Sequence[SourceDoc],
+    catalog: Catalog,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    metrics_per_request: int = DEFAULT_METRICS_PER_REQUEST,
 ) -> Selection:
-    """Requests for one day: per source type, metrics grouped by the sources their selectors pick."""
+    """Requests for one day: per source type, metrics grouped by the sources their selectors pick, at most
+    `metrics_per_request` to a request; requests of one group send identical sources (one cached prefix)."""
     selection = Selection()
     for source_type in ("slack", "jira", "docs"):
         typed = [d for d in docs if d.source_type == source_type]
@@ -119,7 +127,9 @@ def select(
             if not chosen:
                 selection.unasked.append((source_type, tuple(m.id for m in metrics)))
                 continue
-            selection.requests.append(ExtractionRequest(day, source_type, tuple(m.id for m in metrics), tuple(chosen)))
+            for start in range(0, len(metrics), max(1, metrics_per_request)):
+                chunk = tuple(m.id for m in metrics[start : start + metrics_per_request])
+                selection.requests.append(ExtractionRequest(day, source_type, chunk, tuple(chosen)))
         left = [d.source_id for d in typed if d.source_id not in sent]
         if left:
             selection.left_out[source_type] = left

@@ -32,7 +32,18 @@ def partition_for_tick(tick: datetime) -> str:
 # every daily-partitioned asset, from the raw tables to the published facts
 daily_kpi_job = define_asset_job(
     "daily_kpi_job",
-    selection=AssetSelection.all() - AssetSelection.groups("report"),
+    selection=AssetSelection.all().materializable()
+    & AssetSelection.assets(
+        "raw_slack_messages",
+        "raw_jira_issues",
+        "raw_jira_events",
+        "raw_docs",
+        "metric_candidates",
+        "metric_values",
+        "fct_metric_daily",
+        "fct_metric_evidence",
+        "metric_quarantine",
+    ),
     partitions_def=daily_partitions,
     description="One day of the whole pipeline: ingest, extract, gate, publish.",
 )

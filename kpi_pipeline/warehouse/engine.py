@@ -71,6 +71,11 @@ class Warehouse(abc.ABC):
                     f"{c.name} {self.column_type(c.type)}{'' if c.nullable else ' NOT NULL'}" for c in t.columns
                 )
                 tx.execute(f"CREATE TABLE IF NOT EXISTS {t.qualified} ({cols}, PRIMARY KEY ({', '.join(t.key)}))")
+                for c in t.columns:  # columns added to a contract after the table was created
+                    if c.nullable:
+                        tx.execute(
+                            f"ALTER TABLE {t.qualified} ADD COLUMN IF NOT EXISTS {c.name} {self.column_type(c.type)}"
+                        )
 
     def column_type(self, portable: str) -> str:
         return portable

@@ -165,6 +165,7 @@ METRIC_VALUES = Table(
         _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
         _c("n_sources", "INTEGER", "Source groups with a reading", False),
         _c("grounded", "BOOLEAN", "The chosen reading is grounded", False),
+        _c("grounding_issues", "TEXT", "JSON array of the chosen reading's grounding problems (e.g. prompt injection)"),
         _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} behind the value"),
         _c("reasoning", "TEXT", "Why this value: the chosen reading's reasoning and the synthesis decision"),
         _c("conflict", "TEXT", "JSON array of the disagreeing readings when status is conflict"),
@@ -205,9 +206,107 @@ LLM_CALLS = Table(
     doc="One row per LLM call (or response-cache hit), with tokens by kind and cost.",
 )
 
+DIM_METRIC = Table(
+    "kpi",
+    "dim_metric",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("description", "TEXT", "What the metric measures", False),
+        _c("unit", "TEXT", "Unit every value is expressed in (percent, ms, count, …)", False),
+        _c("direction", "TEXT", "higher_is_better or lower_is_better", False),
+        _c("min_value", "DOUBLE PRECISION", "Lowest plausible value; NULL when unbounded"),
+        _c("max_value", "DOUBLE PRECISION", "Highest plausible value; NULL when unbounded"),
+        _c("min_confidence", "DOUBLE PRECISION", "Confidence a value needs to be published", False),
+    ),
+    key=("metric_id",),
+    doc="One row per catalog metric, as of the last catalog publish.",
+)
+
+FCT_METRIC_DAILY = Table(
+    "kpi",
+    "fct_metric_daily",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id (joins kpi.dim_metric)", False),
+        _c("day", "DATE", "UTC day the value is for", False),
+        _c("value", "DOUBLE PRECISION", "The metric's value that day, in its unit", False),
+        _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
+        _c("status", "TEXT", "ok, or conflict when sources disagreed and the most authoritative won", False),
+        _c("n_sources", "INTEGER", "Source groups (slack, jira, docs) that gave a reading", False),
+        _c("model", "TEXT", "Model that produced the chosen reading", False),
+        _c("prompt_version", "TEXT", "Prompt version of the chosen reading", False),
+        _c("run_id", "TEXT", "Dagster run that extracted the value (the publishing run when unknown)"),
+        _c("published_at", "TIMESTAMPTZ", "When this day was published", False),
+    ),
+    key=("metric_id", "day"),
+    doc="One row per metric and day that passed the quality gate: readings only, abstentions are not rows.",
+)
+
+FCT_METRIC_EVIDENCE = Table(
+    "kpi",
+    "fct_metric_evidence",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "UTC day of the value this evidence backs", False),
+        _c("evidence_no", "INTEGER", "Position of the quote in the value's evidence, from 1", False),
+        _c("source_type", "TEXT", "slack, jira or docs"),
+        _c("source_id", "TEXT", "Stable id of the cited source (message, issue or comment, doc revision)"),
+        _c("url", "TEXT", "Link to the source when known"),
+        _c("quote", "TEXT", "Verbatim text from the source that states the value", False),
+    ),
+    key=("metric_id", "day", "evidence_no"),
+    doc="The quotes behind each published value; joins kpi.fct_metric_daily on (metric_id, day).",
+)
+
+METRIC_QUARANTINE = Table(
+    "kpi",
+    "metric_quarantine",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "UTC day", False),
+        _c("value", "DOUBLE PRECISION", "The value that was held back (NULL for a flagged abstention)"),
+        _c("confidence", "DOUBLE PRECISION", "Its confidence"),
+        _c("reasons", "TEXT", "JSON array of every failed rule, each 'rule: explanation'", False),
+        _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} as extracted"),
+        _c("run_id", "TEXT", "Dagster run that extracted the value (the publishing run when unknown)"),
+    ),
+    key=("metric_id", "day"),
+    doc="Values the quality gate held back, with why; never also in kpi.fct_metric_daily for the same day.",
+)
+
+OKR_OBJECTIVES = Table(
+    "kpi",
+    "okr_objectives",
+    (
+        _c("objective_id", "TEXT", "Catalog objective id", False),
+        _c("title", "TEXT", "Objective title", False),
+        _c("quarter", "TEXT", "Quarter as 2026-Q3", False),
+        _c("quarter_start", "DATE", "First day of the quarter", False),
+        _c("quarter_end", "DATE", "Last day of the quarter", False),
+        _c("at_risk_below", "DOUBLE PRECISION", "progress / expected progress below this is at_risk", False),
+        _c("off_track_below", "DOUBLE PRECISION", "progress / expected progress below this is off_track", False),
+    ),
+    key=("objective_id",),
+    doc="One row per catalog objective, with the status thresholds it is judged by.",
+)
+
+OKR_KEY_RESULTS = Table(
+    "kpi",
+    "okr_key_results",
+    (
+        _c("objective_id", "TEXT", "Objective the key result belongs to", False),
+        _c("key_result_no", "INTEGER", "Position within the objective, from 1", False),
+        _c("metric_id", "TEXT", "Metric the key result tracks", False),
+        _c("baseline", "DOUBLE PRECISION", "Value at the start of the quarter (progress 0)", False),
+        _c("target", "DOUBLE PRECISION", "Value to reach by the end of the quarter (progress 1)", False),
+    ),
+    key=("objective_id", "key_result_no"),
+    doc="One row per key result of each catalog objective.",
+)
+
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
 EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS)
-ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES
+KPI_TABLES = (DIM_METRIC, FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE, OKR_OBJECTIVES, OKR_KEY_RESULTS)
+ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES + KPI_TABLES
 
 
 def table(qualified: str) -> Table:

@@ -1,0 +1,307 @@
+"""Publishing to the `kpi` schema, the BI contract: catalog dimensions, daily facts, quarantine, OKR views.
+
+Publishing a day is one transaction that replaces the day in fct_metric_daily, fct_metric_evidence and
+metric_quarantine together, after taking the engine's per-day writer locks: a re-run leaves identical
+rows (apart from published_at), a killed process leaves the previous state (the transaction never
+commits), and two concurrent publishes of a day on PostgreSQL run one after the other.
+
+The views are portable SQL (a recursive-CTE time spine, window functions, date arithmetic) that runs
+unchanged on DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from kpi_pipeline.catalog import Catalog
+from kpi_pipeline.quality.gate import GateResult
+from kpi_pipeline.warehouse.engine import Transaction, Warehouse
+from kpi_pipeline.warehouse.tables import (
+    DIM_METRIC,
+    FCT_METRIC_DAILY,
+    FCT_METRIC_EVIDENCE,
+    KPI_TABLES,
+    METRIC_QUARANTINE,
+    METRIC_VALUES,
+    OKR_KEY_RESULTS,
+    OKR_OBJECTIVES,
+    Column,
+    Table,
+)
+
+DAY_TABLES = (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE)
+CATALOG_TABLES = (DIM_METRIC, OKR_OBJECTIVES, OKR_KEY_RESULTS)
+
+
+class PublishBlocked(RuntimeError):
+    """The gate failed for the days being published; nothing was written."""
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    columns: tuple[Column, ...]
+    sql: str
+    doc: str
+
+    @property
+    def qualified(self) -> str:
+        return f"kpi.{self.name}"
+
+
+FILLED = View(
+    "fct_metric_daily_filled",
+    (
+        Column("metric_id", "TEXT", doc="Catalog metric id"),
+        Column("day", "DATE", doc="Every day from the metric's first published day to the last published day"),
+        Column("value", "DOUBLE PRECISION", doc="Value published that day, else the last one before it"),
+        Column("confidence", "DOUBLE PRECISION", doc="Confidence of that value"),
+        Column("status", "TEXT", doc="Status of that value (ok or conflict)"),
+        Column("value_day", "DATE", doc="Day the value was published for"),
+        Column("is_carried", "BOOLEAN", doc="true when the value was carried forward from value_day"),
+    ),
+    """
+WITH RECURSIVE spine(day) AS (
+    SELECT MIN(day) FROM kpi.fct_metric_daily
+    UNION ALL
+    SELECT CAST(day + INTERVAL '1 day' AS DATE) FROM spine
+    WHERE day < (SELECT MAX(day) FROM kpi.fct_metric_daily)
+),
+grid AS (
+    SELECT firsts.metric_id, spine.day
+    FROM (SELECT metric_id, MIN(day) AS first_day FROM kpi.fct_metric_daily GROUP BY metric_id) AS firsts
+    JOIN spine ON spine.day >= firsts.first_day
+),
+marked AS (
+    SELECT grid.metric_id, grid.day, f.day AS value_day, f.value, f.confidence, f.status,
+           COUNT(f.day) OVER (PARTITION BY grid.metric_id ORDER BY grid.day) AS run_no
+    FROM grid
+    LEFT JOIN kpi.fct_metric_daily AS f ON f.metric_id = grid.metric_id AND f.day = grid.day
+)
+SELECT metric_id,
+       day,
+       MAX(value) OVER (PARTITION BY metric_id, run_no) AS value,
+       MAX(confidence) OVER (PARTITION BY metric_id, run_no) AS confidence,
+       MAX(status) OVER (PARTITION BY metric_id, run_no) AS status,
+       MAX(value_day) OVER (PARTITION BY metric_id, run_no) AS value_day,
+       value_day IS NULL AS is_carried
+FROM marked
+""",
+    "A daily time spine per metric: the last published value carried forward, flagged as carried.",
+)
+
+OKR_PROGRESS = View(
+    "okr_progress",
+    (
+        Column("objective_id", "TEXT", doc="Objective id"),
+        Column("objective_title", "TEXT", doc="Objective title"),
+        Column("quarter", "TEXT", doc="Quarter as 2026-Q3"),
+        Column("key_result_no", "INTEGER", doc="Key result position within the objective"),
+        Column("metric_id", "TEXT", doc="Metric the key result tracks"),
+        Column("day", "DATE", doc="Day inside the quarter (up to the last published day)"),
+        Column("value", "DOUBLE PRECISION", doc="The metric's value that day (carried forward when is_carried)"),
+        Column("is_carried", "BOOLEAN", doc="The value was carried forward from an earlier day"),
+        Column("baseline", "DOUBLE PRECISION", doc="Key result baseline (progress 0)"),
+        Column("target", "DOUBLE PRECISION", doc="Key result target (progress 1)"),
+        Column("progress", "DOUBLE PRECISION", doc="(value - baseline) / (target - baseline); not clamped"),
+        Column("expected_progress", "DOUBLE PRECISION", doc="Share of the quarter's days elapsed by the end of day"),
+        Column("status", "TEXT", doc="on_track, at_risk or off_track from progress / expected progress"),
+    ),
+    """
+WITH measured AS (
+    SELECT o.objective_id, o.title AS objective_title, o.quarter, k.key_result_no, k.metric_id, f.day,
+           f.value, f.is_carried, k.baseline, k.target, o.at_risk_below, o.off_track_below,
+           CAST(f.value - k.baseline AS DOUBLE PRECISION) / CAST(k.target - k.baseline AS DOUBLE PRECISION)
+               AS progress,
+           CAST(f.day - o.quarter_start + 1 AS DOUBLE PRECISION)
+               / CAST(o.quarter_end - o.quarter_start + 1 AS DOUBLE PRECISION) AS expected_progress
+    FROM kpi.okr_key_results AS k
+    JOIN kpi.okr_objectives AS o ON o.objective_id = k.objective_id
+    JOIN kpi.fct_metric_daily_filled AS f
+      ON f.metric_id = k.metric_id AND f.day BETWEEN o.quarter_start AND o.quarter_end
+)
+SELECT objective_id, objective_title, quarter, key_result_no, metric_id, day, value, is_carried, baseline, target,
+       progress, expected_progress,
+       CASE WHEN progress >= expected_progress * at_risk_below THEN 'on_track'
+            WHEN progress >= expected_progress * off_track_below THEN 'at_risk'
+            ELSE 'off_track' END AS status
+FROM measured
+""",
+    "Each key result's progress on every day of its quarter against linear pacing, with a status.",
+)
+
+VIEWS = (FILLED, OKR_PROGRESS)  # in dependency order
+
+
+def _serialize_kpi_ddl(wh: Warehouse, tx: Transaction) -> None:
+    """PostgreSQL: one writer of catalog tables and views at a time (DuckDB's file lock already ensures it)."""
+    if wh.engine == "postgres":
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ["kpi.catalog_and_views"])
+
+
+def ensure_kpi_schema(wh: Warehouse) -> None:
+    """Create the kpi tables if missing and (re)create the views, so their definitions follow the code."""
+    wh.ensure_tables(KPI_TABLES)
+    with wh.transaction() as tx:
+        _serialize_kpi_ddl(wh, tx)
+        for view in reversed(VIEWS):
+            tx.execute(f"DROP VIEW IF EXISTS {view.qualified}")
+        for view in VIEWS:
+            tx.execute(f"CREATE VIEW {view.qualified} AS {view.sql}")
+
+
+def read_metric_values(wh: Warehouse, days: Sequence[date]) -> pd.DataFrame:
+    """The rows of extract.metric_values for `days`, with `day` as `datetime.date`."""
+    if not days:
+        return pd.DataFrame(columns=METRIC_VALUES.column_names)
+    df = wh.query_df(
+        f"SELECT * FROM {METRIC_VALUES.qualified} WHERE day BETWEEN ? AND ? ORDER BY day, metric_id",
+        [min(days), max(days)],
+    )
+    if not df.empty:
+        df["day"] = pd.to_datetime(df["day"]).dt.date
+        df = df[df["day"].isin(set(days))].reset_index(drop=True)
+    return df
+
+
+def catalog_frames(catalog: Catalog) -> dict[Table, pd.DataFrame]:
+    """The catalog as rows of dim_metric, okr_objectives and okr_key_results."""
+    metrics = pd.DataFrame(
+        [
+            {
+                "metric_id": m.id,
+                "description": m.description,
+                "unit": m.unit,
+                "direction": m.direction,
+                "min_value": m.validation.min,
+                "max_value": m.validation.max,
+                "min_confidence": m.min_confidence,
+            }
+            for m in catalog.metrics
+        ]
+    )
+    objectives = pd.DataFrame(
+        [
+            {
+                "objective_id": o.id,
+                "title": o.title,
+                "quarter": o.quarter,
+                "quarter_start": o.start,
+                "quarter_end": o.end,
+                "at_risk_below": catalog.okr_status.at_risk,
+                "off_track_below": catalog.okr_status.off_track,
+            }
+            for o in catalog.objectives
+        ]
+    )
+    key_results = pd.DataFrame(
+        [
+            {
+                "objective_id": o.id,
+                "key_result_no": n,
+                "metric_id": kr.metric,
+                "baseline": kr.baseline,
+                "target": kr.target,
+            }
+            for o in catalog.objectives
+            for n, kr in enumerate(o.key_results, start=1)
+        ]
+    )
+    return {DIM_METRIC: metrics, OKR_OBJECTIVES: objectives, OKR_KEY_RESULTS: key_results}
+
+
+def publish_catalog(wh: Warehouse, catalog: Catalog) -> dict[str, int]:
+    """Replace dim_metric, okr_objectives and okr_key_results with the catalog, in one transaction."""
+    frames = catalog_frames(catalog)
+    with wh.transaction() as tx:
+        _serialize_kpi_ddl(wh, tx)
+        for table in CATALOG_TABLES:
+            tx.execute(f"DELETE FROM {table.qualified}")
+        return {table.qualified: tx.insert_df(table, frames[table]) for table in CATALOG_TABLES}
+
+
+def _evidence_items(evidence: Any) -> list[dict[str, Any]]:
+    if not isinstance(evidence, str) or not evidence.strip():
+        return []
+    items = json.loads(evidence)
+    return [i for i in items if isinstance(i, dict) and str(i.get("quote") or "").strip()]
+
+
+def _run_id(row_run_id: Any, publishing_run_id: str) -> str:
+    return row_run_id if isinstance(row_run_id, str) and row_run_id else publishing_run_id
+
+
+def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[Table, pd.DataFrame]:
+    """What one day looks like in fct_metric_daily, fct_metric_evidence and metric_quarantine."""
+    passed = gate.publish[gate.publish["day"] == day]
+    held = gate.quarantine[gate.quarantine["day"] == day]
+    facts = pd.DataFrame(
+        {
+            "metric_id": passed["metric_id"],
+            "day": passed["day"],
+            "value": passed["value"],
+            "confidence": passed["confidence"],
+            "status": passed["status"],
+            "n_sources": passed["n_sources"],
+            "model": passed["model"],
+            "prompt_version": passed["prompt_version"],
+            "run_id": [_run_id(r, run_id) for r in passed["run_id"]],
+            "published_at": published_at,
+        }
+    )
+    evidence = pd.DataFrame(
+        [
+            {
+                "metric_id": row.metric_id,
+                "day": row.day,
+                "evidence_no": n,
+                "source_type": item.get("source_type"),
+                "source_id": item.get("source_id"),
+                "url": item.get("url"),
+                "quote": item["quote"],
+            }
+            for row in passed.itertuples(index=False)
+            for n, item in enumerate(_evidence_items(row.evidence), start=1)
+        ],
+        columns=FCT_METRIC_EVIDENCE.column_names,
+    )
+    quarantine = pd.DataFrame(
+        {
+            "metric_id": held["metric_id"],
+            "day": held["day"],
+            "value": held["value"],
+            "confidence": held["confidence"],
+            "reasons": [json.dumps(r) for r in held["reasons"]],
+            "evidence": held["evidence"],
+            "run_id": [_run_id(r, run_id) for r in held["run_id"]],
+        }
+    )
+    return {FCT_METRIC_DAILY: facts, FCT_METRIC_EVIDENCE: evidence, METRIC_QUARANTINE: quarantine}
+
+
+def publish_day(wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[str, int]:
+    """Replace one day of the daily kpi tables with the gate's decision, in one transaction."""
+    frames = day_frames(gate, day, run_id, published_at)
+    with wh.transaction() as tx:
+        for table in DAY_TABLES:
+            wh.lock_partition(tx, table, [day])
+        for table in DAY_TABLES:
+            tx.delete_days(table, [day])
+        return {table.qualified: tx.insert_df(table, frames[table]) for table in DAY_TABLES}
+
+
+def publish_gate(wh: Warehouse, gate: GateResult, run_id: str, published_at: datetime) -> dict[str, int]:
+    """Publish every day the gate covered, each in its own transaction; refuse if the gate failed."""
+    if not gate.passed:
+        raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.problems))
+    totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
+    for stats in gate.days:
+        for name, n in publish_day(wh, gate, stats.day, run_id, published_at).items():
+            totals[name] += n
+    return totals
