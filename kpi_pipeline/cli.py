@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -25,7 +26,14 @@ DAILY_ASSETS = [
     "fct_metric_evidence",
     "metric_quarantine",
 ]
-QUARTER_ASSETS = ["dim_metric", "okr_objectives", "okr_key_results", "fct_metric_daily_filled", "okr_progress"]
+QUARTER_ASSETS = [
+    "dim_metric",
+    "okr_objectives",
+    "okr_key_results",
+    "fct_metric_daily_filled",
+    "okr_progress",
+    "kpi_dashboard",
+]
 
 
 def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: date | None = None) -> None:
@@ -73,6 +81,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _summary(env: dict[str, str], seconds: float) -> str:
+    from kpi_pipeline.dashboard import dashboard_path
     from kpi_pipeline.warehouse import open_warehouse
     from kpi_pipeline.warehouse.tables import ALL_TABLES
 
@@ -85,8 +94,42 @@ def _summary(env: dict[str, str], seconds: float) -> str:
     lines += [
         f"Dagster instance: {env['DAGSTER_HOME']} (browse it with `make dev`, then http://127.0.0.1:3000)",
         "Query it: duckdb data/warehouse.duckdb  (docs/warehouse.md has example queries)",
+        f"Dashboard: {dashboard_path().resolve()} (open it in a browser)",
     ]
     return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score extraction on a dataset folder; non-zero exit below --min-accuracy."""
+    import json
+
+    from kpi_pipeline.orchestration.evaluate import evaluate_dataset
+    from kpi_pipeline.resources.llm import LlmResource
+
+    llm = LlmResource(
+        backend=args.backend,
+        api_key=os.environ.get("ANTHROPIC_API_KEY"),
+        base_url=os.environ.get("ANTHROPIC_BASE_URL"),
+        model=os.environ.get("KPI_LLM_MODEL"),
+    )
+    report = evaluate_dataset(Path(args.dataset), llm.get_backend())
+    keys = ["accuracy", "abstention_precision", "abstention_recall", "grounded_rate", "ece", "conflicts"]
+    keys += ["quarantined", "input_tokens", "output_tokens", "cost_usd"]
+    print(f"{args.dataset}: {report['days']} days, backend {report['backend']} ({report['model']})")
+    for key in keys:
+        print(f"  {key:<22} {report.get(key)}")
+    for metric, row in report["per_metric"].items():
+        print(
+            f"  {metric:<32} accuracy={row['accuracy']} abstention_p={row['abstention_precision']} "
+            f"abstention_r={row['abstention_recall']}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    accuracy = report["accuracy"] or 0.0
+    if args.min_accuracy is not None and accuracy < args.min_accuracy:
+        print(f"accuracy {accuracy} is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the whole pipeline on the demo company's quarter")
     demo.add_argument("--regenerate", action="store_true", help="regenerate the demo dataset first")
     demo.set_defaults(func=cmd_demo)
+    ev = sub.add_parser(
+        "eval", help="score extraction on a dataset folder (slack/, jira/, docs/, metrics.yaml, truth.csv)"
+    )
+    ev.add_argument("dataset")
+    ev.add_argument("--backend", choices=["offline", "anthropic"], default="offline")
+    ev.add_argument("--json", metavar="OUT", help="write the full report (per metric too) as JSON")
+    ev.add_argument("--min-accuracy", type=float, help="exit 1 when accuracy is below this")
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor, load_assets_from_modules
 
 from kpi_pipeline import checks, settings
-from kpi_pipeline.assets import extract, ingest, publish
+from kpi_pipeline.assets import dashboard, extract, ingest, publish
 from kpi_pipeline.orchestration.schedules import build_daily_schedule, daily_kpi_job
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.docs import DocsSource
@@ -45,7 +45,7 @@ resources = {
 }
 
 defs = Definitions(
-    assets=load_assets_from_modules([ingest, extract, publish]),
+    assets=load_assets_from_modules([ingest, extract, publish, dashboard]),
     asset_checks=[checks.metric_values_quality_gate],
     resources=resources,
     jobs=[daily_kpi_job],

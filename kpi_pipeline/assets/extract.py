@@ -20,55 +20,15 @@ from dagster import (
 
 from kpi_pipeline.assets.partition_days import days_of, span
 from kpi_pipeline.catalog import Catalog
-from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
+from kpi_pipeline.extraction.pipeline import DayExtraction, extract_days
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.llm import LlmResource
 from kpi_pipeline.resources.warehouse import WarehouseResource
-from kpi_pipeline.warehouse import Warehouse
-from kpi_pipeline.warehouse.tables import (
-    LLM_CALLS,
-    METRIC_CANDIDATES,
-    METRIC_VALUES,
-    RAW_DOCS,
-    RAW_JIRA_EVENTS,
-    RAW_JIRA_ISSUES,
-    RAW_SLACK_MESSAGES,
-    Table,
-)
+from kpi_pipeline.warehouse.extract_io import read_raw_days, write_day
 
 RAW_INPUTS = ["raw_slack_messages", "raw_jira_issues", "raw_jira_events", "raw_docs"]
-
-
-def read_raw_days(wh: Warehouse, days: list[date]) -> dict[date, RawDay]:
-    """The four raw tables' rows for each day, one query per table."""
-
-    def per_day(table: Table) -> dict[date, pd.DataFrame]:
-        df = wh.query_df(f"SELECT * FROM {table.qualified} WHERE day BETWEEN ? AND ? ORDER BY day", [days[0], days[-1]])
-        if df.empty:
-            return {}
-        df["_day"] = pd.to_datetime(df["day"]).dt.date
-        return {d: g.drop(columns="_day").reset_index(drop=True) for d, g in df.groupby("_day")}  # type: ignore[misc]
-
-    slack, issues, events, docs = (per_day(t) for t in (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS))
-    empty = pd.DataFrame()
-    return {
-        d: RawDay(slack.get(d, empty), issues.get(d, empty), events.get(d, empty), docs.get(d, empty)) for d in days
-    }
-
-
-def write_day(wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime) -> None:
-    """Candidates, values and calls of one day, replaced in one transaction."""
-    with wh.transaction() as tx:
-        wh.lock_partition(tx, METRIC_VALUES, [day])
-        for table, frame, stamp in (
-            (METRIC_CANDIDATES, result.candidates, "extracted_at"),
-            (METRIC_VALUES, result.values, "computed_at"),
-            (LLM_CALLS, result.calls, "called_at"),
-        ):
-            tx.delete_days(table, [day])
-            tx.insert_df(table, frame.assign(run_id=run_id, **{stamp: now}))
 
 
 def _totals(results: dict[date, DayExtraction]) -> dict[str, float]:

@@ -1,0 +1,50 @@
+"""Reading a range of raw days and writing a day's extraction: shared by the extract asset and `eval`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+
+from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay
+from kpi_pipeline.warehouse.engine import Warehouse
+from kpi_pipeline.warehouse.tables import (
+    LLM_CALLS,
+    METRIC_CANDIDATES,
+    METRIC_VALUES,
+    RAW_DOCS,
+    RAW_JIRA_EVENTS,
+    RAW_JIRA_ISSUES,
+    RAW_SLACK_MESSAGES,
+    Table,
+)
+
+
+def read_raw_days(wh: Warehouse, days: list[date]) -> dict[date, RawDay]:
+    """The four raw tables' rows for each day, one query per table."""
+
+    def per_day(table: Table) -> dict[date, pd.DataFrame]:
+        df = wh.query_df(f"SELECT * FROM {table.qualified} WHERE day BETWEEN ? AND ? ORDER BY day", [days[0], days[-1]])
+        if df.empty:
+            return {}
+        df["_day"] = pd.to_datetime(df["day"]).dt.date
+        return {d: g.drop(columns="_day").reset_index(drop=True) for d, g in df.groupby("_day")}  # type: ignore[misc]
+
+    slack, issues, events, docs = (per_day(t) for t in (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS))
+    empty = pd.DataFrame()
+    return {
+        d: RawDay(slack.get(d, empty), issues.get(d, empty), events.get(d, empty), docs.get(d, empty)) for d in days
+    }
+
+
+def write_day(wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime) -> None:
+    """Candidates, values and calls of one day, replaced in one transaction."""
+    with wh.transaction() as tx:
+        wh.lock_partition(tx, METRIC_VALUES, [day])
+        for table, frame, stamp in (
+            (METRIC_CANDIDATES, result.candidates, "extracted_at"),
+            (METRIC_VALUES, result.values, "computed_at"),
+            (LLM_CALLS, result.calls, "called_at"),
+        ):
+            tx.delete_days(table, [day])
+            tx.insert_df(table, frame.assign(run_id=run_id, **{stamp: now}))
