@@ -2,7 +2,8 @@
 
 A model (or the offline extractor) may paraphrase, misquote, cite a source it was never given, or take
 a number from text written to manipulate it. Each of those is flagged, and an ungrounded answer keeps at
-most `UNGROUNDED_CONFIDENCE_CAP` confidence, so the gate holds it back.
+most `UNGROUNDED_CONFIDENCE_CAP` confidence, so the gate holds it back. A value must appear as a numeral in
+a quote: "three percent" may be read, but it grounds nothing (a reviewer cannot check a number by search).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_uni
 from kpi_pipeline.extraction.schema import MetricAnswer, SourceDoc
 
 UNGROUNDED_CONFIDENCE_CAP = 0.3
+INJECTION_FLAG = "suspected_prompt_injection"
 FLAGS = (
     "no_evidence",
     "unknown_source",
     "quote_not_in_source",
     "number_not_in_quote",
     "unit_mismatch",
-    "suspected_prompt_injection",
+    INJECTION_FLAG,
 )
 
 _AIMED_AT = r"(?:ai|a\.i\.|assistant|llm|claude|gpt|chatgpt|language model|extraction model|extractor|kpi ?bot)"
@@ -83,7 +85,7 @@ class Grounding:
 
     @property
     def injection(self) -> bool:
-        return "suspected_prompt_injection" in self.flags
+        return INJECTION_FLAG in self.flags
 
 
 def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -> Grounding:
@@ -106,7 +108,7 @@ def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -
         else:
             found_quotes.append(ev.quote)
         if looks_like_instruction(ev.quote) or (source is not None and looks_like_instruction(source.text)):
-            issues.append(_issue("suspected_prompt_injection", ev.source_id, "text addressed to the model"))
+            issues.append(_issue(INJECTION_FLAG, ev.source_id, "text addressed to the model"))
     if answer.evidence and not metric.derived:
         problem = _value_problem(answer.value, metric, [e.quote for e in answer.evidence])
         if problem:
@@ -117,13 +119,18 @@ def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -
 
 
 def _value_problem(value: float, metric: Metric, quotes: Iterable[str]) -> tuple[str, str] | None:
+    """Does a numeral in the quotes state `value`? A number written only in words does not ground it."""
     unit = metric_unit(metric.unit)
-    quantities = [q for quote in quotes for q in find_quantities(quote)]
-    if not quantities:
-        return "number_not_in_quote", f"no number in the quotes; the value {value:g} is not stated"
+    found = [q for quote in quotes for q in find_quantities(quote, words=True)]
+    quantities = [q for q in found if not q.in_words]
     converted = [c for c in (convert(q, unit) for q in quantities) if c is not None]
     if any(values_match(c.value, value) for c in converted):
         return None
+    in_words = [q for q in found if q.in_words and (c := convert(q, unit)) is not None and values_match(c.value, value)]
+    if in_words:
+        return "number_not_in_quote", f"{value:g} is written only in words ({in_words[0].text!r}); no numeral states it"
+    if not quantities:
+        return "number_not_in_quote", f"no number in the quotes; the value {value:g} is not stated"
     if not converted:
         units = sorted({q.unit or "no unit" for q in quantities})
         return "unit_mismatch", f"quoted numbers are in {', '.join(units)}, not {metric.unit}"

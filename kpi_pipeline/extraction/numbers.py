@@ -1,14 +1,16 @@
 """Numbers with units in free text, and conversion to a metric's unit.
 
 Extraction and grounding must agree on what "a number in the text" is, so both use this module.
-Only digits count: "three" is not a number, so a value stated in words can never be grounded.
+By default only digits count. Numbers written in words ("three percent", "twelve hundred") are found only
+when asked for (`words=True`) and marked `in_words`: the extractor may read them, but grounding wants a
+numeral in the quote, so a value stated only in words is never grounded.
 Digits inside identifiers (PLAT-12, p95, v1.2.3, 2026-07-03, 14:30, #1190) are not numbers either.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # unit family -> {spelling: factor to the family's base unit}
 _TIME = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -87,6 +89,7 @@ class Quantity:
     end: int
     text: str
     superseded: bool = False  # the "from" side of "from 15% to 3%" / "15% -> 3%": not the current value
+    in_words: bool = False  # written in words ("forty-two ms"), not digits
 
     @property
     def family(self) -> str | None:
@@ -103,9 +106,10 @@ _TRANSITION = re.compile(r"^\s*(?:->|→|=>|➝|to|down to|up to|and now|now)\s*
 _FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
 
 
-def find_quantities(text: str) -> list[Quantity]:
-    """Every number in `text`, in order, with its unit if one is written next to it."""
-    found: list[Quantity] = []
+def find_quantities(text: str, words: bool = False) -> list[Quantity]:
+    """Every number in `text`, in order, with its unit if one is written next to it; with `words`, also
+    numbers written in words (marked `in_words`)."""
+    found: list[Quantity] = [*_word_quantities(text)] if words else []
     taken: list[tuple[int, int]] = []
     for m in _COMPOUND.finditer(text):
         first = float(m.group("a")) * _TIME[_canonical(m.group("ua"))]
@@ -147,8 +151,94 @@ def _mark_transitions(text: str, quantities: list[Quantity]) -> list[Quantity]:
         between = text[left.end : right.start]
         after_from = bool(_FROM.search(text[max(0, left.start - 12) : left.start]))
         if _TRANSITION.match(between) and (after_from or between.strip() in ("->", "→", "=>", "➝")):
-            marked[i] = Quantity(left.value, left.unit, left.start, left.end, left.text, superseded=True)
+            marked[i] = replace(left, superseded=True)
     return marked
+
+
+_SMALL_TEXT = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen"
+)
+_SMALL = {w: n for n, w in enumerate(_SMALL_TEXT.split())}
+_TENS_TEXT = "twenty thirty forty fifty sixty seventy eighty ninety"
+_TENS = {w: 10 * n for n, w in enumerate(_TENS_TEXT.split(), start=2)}
+_NUMBER_WORD = "|".join(sorted([*_SMALL, *_TENS, "hundred", "thousand"], key=len, reverse=True))
+# a run of number words: "forty-two", "twelve hundred", "three thousand four hundred and five"
+_WORD_RUN = re.compile(
+    rf"(?<![\w-])(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*(?![\w]|-[A-Za-z])", re.IGNORECASE
+)
+_WORD_TOKEN = re.compile(r"[a-z]+", re.IGNORECASE)
+_WORD_UNIT = re.compile(rf"\s+(?P<unit>{_UNIT_ALTERNATION})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def _word_quantities(text: str) -> list[Quantity]:
+    """Numbers 0..999,999 in words: [N thousand] [N hundred] [and] [0..99], N itself small; "a hundred" is not."""
+    found: list[Quantity] = []
+    for run in _WORD_RUN.finditer(text):
+        tokens = [
+            (m.group(0).lower(), run.start() + m.start(), run.start() + m.end())
+            for m in _WORD_TOKEN.finditer(run.group(0))
+        ]
+        i = 0
+        while i < len(tokens):
+            parsed = _parse_words([t for t, _, _ in tokens], i)
+            if parsed is None:
+                i += 1
+                continue
+            value, j = parsed
+            start, end = tokens[i][1], tokens[j - 1][2]
+            unit_match = _WORD_UNIT.match(text, end)
+            unit = _canonical(unit_match.group("unit")) if unit_match else None
+            end = unit_match.end() if unit_match else end
+            found.append(Quantity(float(value), unit, start, end, text[start:end], in_words=True))
+            i = j
+    return found
+
+
+def _parse_words(tokens: list[str], i: int) -> tuple[int, int] | None:
+    """(value, index after it) of the number starting at tokens[i], or None if none starts there."""
+    first = _hundreds(tokens, i)
+    if first is None:
+        return None
+    value, j = first
+    if j < len(tokens) and tokens[j] == "thousand" and value > 0:
+        value, j = value * 1000, j + 1
+        rest = _hundreds(tokens, _skip_and(tokens, j))
+        if rest is not None and rest[0] < 1000:
+            value, j = value + rest[0], rest[1]
+    return value, j
+
+
+def _hundreds(tokens: list[str], i: int) -> tuple[int, int] | None:
+    """[0..99 hundred [and]] [0..99]: "twelve hundred", "three hundred and five", "forty-two"."""
+    first = _below_hundred(tokens, i)
+    if first is None:
+        return None
+    value, j = first
+    if j < len(tokens) and tokens[j] == "hundred" and value > 0:
+        value, j = value * 100, j + 1
+        rest = _below_hundred(tokens, _skip_and(tokens, j))
+        if rest is not None:
+            value, j = value + rest[0], rest[1]
+    return value, j
+
+
+def _below_hundred(tokens: list[str], i: int) -> tuple[int, int] | None:
+    if i >= len(tokens):
+        return None
+    word = tokens[i]
+    if word in _SMALL:
+        return _SMALL[word], i + 1
+    if word in _TENS:
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if 0 < _SMALL.get(following, 0) < 10:
+            return _TENS[word] + _SMALL[following], i + 2
+        return _TENS[word], i + 1
+    return None
+
+
+def _skip_and(tokens: list[str], i: int) -> int:
+    return i + 1 if i < len(tokens) and tokens[i] == "and" else i
 
 
 @dataclass(frozen=True)

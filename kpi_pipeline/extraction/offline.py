@@ -3,8 +3,9 @@
 It reads like a careful analyst with a highlighter: find the sentences that name the metric, take the
 number that belongs to it (not a target, not the old value, not another metric's), let corrections and
 newer messages win, quote the sentence, and say how sure it is. It never takes a number from text that
-addresses the model. The local Anthropic server answers with `extract_answers`, so both backends share
-one notion of a right answer.
+addresses the model. A number written in words ("three percent") is read only when no sentence states the
+metric in digits, with less confidence and the assumption said out loud; grounding then flags it.
+The local Anthropic server answers with `extract_answers`, so both backends share one notion of a right answer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from functools import lru_cache
 
 from kpi_pipeline.catalog import Catalog, Metric
 from kpi_pipeline.extraction.grounding import looks_like_instruction
-from kpi_pipeline.extraction.numbers import Conversion, Quantity, convert, find_quantities, metric_unit, values_match
+from kpi_pipeline.extraction.numbers import (
+    Conversion,
+    MetricUnit,
+    Quantity,
+    convert,
+    find_quantities,
+    metric_unit,
+    values_match,
+)
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     Evidence,
@@ -83,6 +92,9 @@ _CURRENT = re.compile(
 )
 _SENTENCE_END = re.compile(r"\n+|(?<=[.!?;])\s+(?=\S)|\s+\|\s+|(?<=\S)\s+[-•·]\s+(?=\S)")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_OF_AFTER = re.compile(r"^\s*of\b", re.IGNORECASE)
+IN_WORDS_ASSUMPTION = "number written in words"
+IN_WORDS_PENALTY = 0.3
 
 
 @dataclass(frozen=True)
@@ -222,11 +234,13 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
     hedged = bool(_HEDGES.search(text))
     rivals = [(m, metric_mentions(m, text)) for m in catalog.metrics if m.id != metric.id]
     readings = []
-    for q in find_quantities(text):
+    for q in find_quantities(text, words=True):
         conversion = convert(q, unit)
         if conversion is None or q.superseded:
             continue
         before, after = text[: q.start], text[q.end :]
+        if q.in_words and not _plausible_in_words(q, unit, before, after):
+            continue
         if _NEGATED.search(before[-20:]):
             continue  # "4.1%, not 3.1%"
         if _TARGET.search(before[-40:]) or _TARGET_AFTER.match(after):
@@ -244,7 +258,16 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         readings.append(
             _Reading(sentence, q, conversion, distance, strong, bool(_CURRENT.search(before[-15:])), correction, hedged)
         )
-    return readings
+    numerals = [r for r in readings if not r.quantity.in_words]
+    return numerals or readings
+
+
+def _plausible_in_words(q: Quantity, unit: MetricUnit, before: str, after: str) -> bool:
+    """Number words are everywhere ("one of the", "no one"): one is a reading only with a unit that fits, or,
+    for a count, right after a cue such as "is" or ":"."""
+    if q.unit is not None:
+        return True
+    return unit.family in ("count", "other") and bool(_CURRENT.search(before[-15:])) and not _OF_AFTER.match(after)
 
 
 def _claimed_by_rival(q: Quantity, distance: int, rivals: list[tuple[Metric, list[Mention]]], text: str) -> bool:
@@ -294,7 +317,8 @@ def _answer(metric: Metric, sentences: list[_Sentence], catalog: Catalog) -> Met
     if not candidates:
         return _abstain(metric.id, f"no source states {metric.id} ({metric.description})")
     candidates += _corrections(metric, sentences, candidates)
-    best = max(candidates, key=_rank)
+    numerals = [c for c in candidates if not c.quantity.in_words]
+    best = max(numerals or candidates, key=_rank)  # words only as a last resort: digits can be checked
     return _reading_answer(metric, best, candidates)
 
 
@@ -314,6 +338,9 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         notes.append("the statement is hedged")
     if best.correction:
         assumptions.append("a correction overrides the earlier figure")
+    if best.quantity.in_words:
+        confidence -= IN_WORDS_PENALTY
+        assumptions.append(IN_WORDS_ASSUMPTION)
     others = [c for c in candidates if c is not best and not values_match(c.value, best.value, metric.tolerance)]
     same_time = [c for c in others if c.sentence.source.observed_at == best.sentence.source.observed_at]
     if same_time and not best.correction:
@@ -321,7 +348,10 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         notes.append(f"{len(same_time)} other figure(s) in equally recent text disagree")
     elif others and not best.correction:
         confidence -= 0.1
-        assumptions.append("the most recent statement supersedes earlier ones")
+        if any(c.quantity.in_words and c.sentence.order > best.sentence.order for c in others):
+            assumptions.append("a figure in digits is preferred to a newer one written in words")
+        else:
+            assumptions.append("the most recent statement supersedes earlier ones")
     agreeing = [c for c in candidates if c is not best and values_match(c.value, best.value, metric.tolerance)]
     if agreeing and not others:
         confidence += 0.03

@@ -1,6 +1,8 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
 The backend is called once with every request, so a concurrent or batching backend can overlap them.
+Sources that selection set aside as suspected prompt injections never reach the backend; each metric they
+name gets a `suspected_prompt_injection` grounding issue on its value for the day, read or abstained.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """
@@ -16,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog, Metric
-from kpi_pipeline.extraction.grounding import ground
+from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     ExtractionBackend,
@@ -25,7 +27,7 @@ from kpi_pipeline.extraction.schema import (
     MetricAnswer,
     SourceDoc,
 )
-from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, Selection, select
+from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, Selection, SuspectedInjection, select
 from kpi_pipeline.extraction.source_docs import docs_docs, jira_docs, slack_docs
 from kpi_pipeline.extraction.synthesis import Reading, Synthesis, synthesize
 from kpi_pipeline.warehouse.tables import LLM_CALLS, METRIC_CANDIDATES, METRIC_VALUES
@@ -103,13 +105,24 @@ def _day(
     for source_type, metric_ids in selection.unasked:
         readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
     values = [
-        synthesize(m, day, [r for r in readings if r.metric_id == m.id], catalog.source_authority)
+        synthesize(
+            m,
+            day,
+            [r for r in readings if r.metric_id == m.id],
+            catalog.source_authority,
+            [_injection_issue(s, m.id) for s in selection.suspected_injections if m.id in s.metric_ids],
+        )
         for m in catalog.metrics
     ]
     candidates = pd.DataFrame([_candidate_row(r) for r in readings], columns=CANDIDATE_COLUMNS)
     value_frame = pd.DataFrame([_value_row(v) for v in values], columns=VALUE_COLUMNS)
     call_frame = pd.DataFrame(calls, columns=CALL_COLUMNS)
     return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection))
+
+
+def _injection_issue(suspect: SuspectedInjection, metric_id: str) -> dict[str, str]:
+    detail = f"this {suspect.source_type} source names {metric_id} but reads like instructions to the model; not read"
+    return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
 
 
 def _missing_answer(metric_id: str) -> MetricAnswer:
@@ -186,7 +199,7 @@ def _value_row(v: Synthesis) -> dict[str, Any]:
         "confidence": v.confidence,
         "n_sources": v.n_sources,
         "grounded": v.grounded,
-        "grounding_issues": json.dumps(list(v.chosen.grounding_issues) if v.chosen else []),
+        "grounding_issues": json.dumps(list(v.grounding_issues)),
         "evidence": json.dumps(list(v.evidence)),
         "reasoning": v.reasoning,
         "conflict": json.dumps(list(v.conflict), default=str) if v.conflict else None,
@@ -229,6 +242,7 @@ def _stats(
         "abstentions": sum(v.status == "abstained" for v in values),
         "conflicts": sum(v.status == "conflict" for v in values),
         "ungrounded": sum(v.status == "ungrounded" for v in values),
+        "suspected_injections": sum(bool(_injections(v)) for v in values),
         "calls": len(results),
         "input_tokens": sum(r.usage.input_tokens for r in results),
         "output_tokens": sum(r.usage.output_tokens for r in results),
@@ -240,15 +254,20 @@ def _stats(
     }
 
 
-GATE_REASONS = ("no_value", "low_confidence", "out_of_range", "ungrounded")
+GATE_REASONS = ("no_value", "low_confidence", "out_of_range", "ungrounded", INJECTION_FLAG)
+
+
+def _injections(v: Synthesis) -> list[dict[str, str]]:
+    return [i for i in v.grounding_issues if i.get("flag") == INJECTION_FLAG]
 
 
 def gate_reasons(value: Mapping[str, Any], metric: Metric) -> list[str]:
     """Why a `metric_values` row must not be published (empty: publish). The GX suites enforce the same rules."""
+    injected = [INJECTION_FLAG] if INJECTION_FLAG in str(value.get("grounding_issues") or "") else []
     reasons: list[str] = []
     number = value.get("value")
     if number is None or pd.isna(number):
-        return ["no_value"]
+        return ["no_value", *injected]
     if float(value["confidence"]) < metric.min_confidence:
         reasons.append("low_confidence")
     low, high = metric.validation.min, metric.validation.max
@@ -256,7 +275,7 @@ def gate_reasons(value: Mapping[str, Any], metric: Metric) -> list[str]:
         reasons.append("out_of_range")
     if not bool(value.get("grounded")):
         reasons.append("ungrounded")
-    return reasons
+    return reasons + injected
 
 
 def publishable(values: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:

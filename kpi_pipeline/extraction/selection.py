@@ -3,7 +3,8 @@
 Tokens cost money and attention, so a day's sources are ranked by how likely they are to state one of
 the metrics (names and aliases, numbers in a fitting unit) and packed into a budget; whatever is left out
 is recorded. Metrics whose selectors pick the same sources share one request, so the sources are sent
-(and prompt-cached) once.
+(and prompt-cached) once. Text that reads like instructions to the model is never sent; when it names a
+metric, it is recorded as a suspected injection against that metric, so the day's value is held back.
 """
 
 from __future__ import annotations
@@ -80,11 +81,33 @@ def relevance(doc: SourceDoc, metrics: Sequence[Metric]) -> float:
     return score
 
 
+@dataclass(frozen=True)
+class SuspectedInjection:
+    """A source that reads like instructions to the model and names metrics (by alias or id): not sent."""
+
+    source_type: str
+    source_id: str
+    metric_ids: tuple[str, ...]
+
+
+def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedInjection | None:
+    """`doc` as a suspected injection against the `metrics` whose selectors pick it and that it names."""
+    if not looks_like_instruction(doc.text):
+        return None
+    named = tuple(
+        m.id
+        for m in metrics
+        if any(selector_matches(s, doc) for s in m.sources) and any(x.strong for x in metric_mentions(m, doc.text))
+    )
+    return SuspectedInjection(doc.source_type, doc.source_id, named) if named else None
+
+
 @dataclass
 class Selection:
     """The requests to send for one day, and what was left out of them."""
 
     requests: list[ExtractionRequest] = field(default_factory=list)
+    suspected_injections: list[SuspectedInjection] = field(default_factory=list)  # not sent; hold their metrics back
     left_out: dict[str, list[str]] = field(default_factory=dict)  # source type -> source ids not sent
     unasked: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (source type, metrics) with no source
     irrelevant: int = 0  # left out because nothing in them concerns the metrics
@@ -111,10 +134,11 @@ def select(
     selection = Selection()
     for source_type in ("slack", "jira", "docs"):
         typed = [d for d in docs if d.source_type == source_type]
+        metrics_of_type = [m for m in catalog.metrics if source_type in m.source_types]
+        suspects = (suspected_injection(d, metrics_of_type) for d in typed)
+        selection.suspected_injections.extend(s for s in suspects if s is not None)
         groups: dict[tuple[str, ...], list[Metric]] = {}
-        for metric in catalog.metrics:
-            if source_type not in metric.source_types:
-                continue
+        for metric in metrics_of_type:
             pool = tuple(d.source_id for d in sources_for_metric(metric, typed))
             groups.setdefault(pool, []).append(metric)
         sent: set[str] = set()

@@ -4,6 +4,8 @@ Sources disagree: a Slack guess, a Jira comment and a status doc may state diffe
 reading to trust is the grounded one from the most authoritative, most recent source; disagreement
 beyond the metric's tolerance is kept visible as a conflict (both sides), and lowers confidence, while
 agreement raises it. Not knowing is an answer of its own: `abstained`, not a low-confidence zero.
+Issues about the metric-day that no reading carries (a source set aside as a suspected prompt injection)
+are added to the value's grounding issues whatever was read, so the gate holds the value, or abstention, back.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Synthesis:
     model: str
     prompt_version: str
     chosen: Reading | None = field(default=None, compare=False)
+    grounding_issues: tuple[dict[str, str], ...] = ()  # the chosen reading's, then those of the day's sources
 
 
 def disagree(a: float, b: float, tolerance: float) -> bool:
@@ -68,11 +71,19 @@ def disagree(a: float, b: float, tolerance: float) -> bool:
     return abs(a - b) > tolerance * max(abs(a), abs(b), 1e-12)
 
 
-def synthesize(metric: Metric, day: date, readings: Sequence[Reading], authority: Mapping[str, float]) -> Synthesis:
-    """Choose, flag and score one value from `readings` (one per source group)."""
+def synthesize(
+    metric: Metric,
+    day: date,
+    readings: Sequence[Reading],
+    authority: Mapping[str, float],
+    day_issues: Sequence[dict[str, str]] = (),
+) -> Synthesis:
+    """Choose, flag and score one value from `readings` (one per source group); `day_issues` (grounding issues
+    about sources that were not read, such as suspected prompt injections) go on the value whatever it is."""
     with_value = [r for r in readings if r.value is not None]
     model = readings[0].model if readings else ""
     prompt_version = readings[0].prompt_version if readings else ""
+    set_aside = _set_aside(day_issues)
     if not with_value:
         groups = ", ".join(sorted(r.source_type for r in readings)) or "no source group"
         return Synthesis(
@@ -84,10 +95,11 @@ def synthesize(metric: Metric, day: date, readings: Sequence[Reading], authority
             0,
             False,
             (),
-            f"not enough evidence in {groups}",
+            f"not enough evidence in {groups}{set_aside}",
             None,
             model,
             prompt_version,
+            grounding_issues=tuple(day_issues),
         )
 
     def rank(r: Reading) -> tuple[int, float, float, float]:
@@ -118,6 +130,7 @@ def synthesize(metric: Metric, day: date, readings: Sequence[Reading], authority
         reasoning += f"; agreed by {', '.join(r.source_type for r in agree)}"
     if dissent:
         reasoning += "; disagreed by " + ", ".join(f"{r.source_type} ({r.value:g})" for r in dissent)
+    reasoning += set_aside
     if chosen.reasoning:
         reasoning += f". {chosen.reasoning}"
     conflict = tuple(_side(r) for r in [chosen, *dissent]) if dissent else None
@@ -136,7 +149,14 @@ def synthesize(metric: Metric, day: date, readings: Sequence[Reading], authority
         model=chosen.model,
         prompt_version=chosen.prompt_version,
         chosen=chosen,
+        grounding_issues=(*chosen.grounding_issues, *day_issues),
     )
+
+
+def _set_aside(day_issues: Sequence[dict[str, str]]) -> str:
+    """The sources behind `day_issues`, in words for the reasoning: "; set aside slack:C1:9 (suspected ...)"."""
+    parts = [f"{i.get('source_id') or 'a source'} ({i.get('flag', 'issue').replace('_', ' ')})" for i in day_issues]
+    return f"; set aside {', '.join(dict.fromkeys(parts))}" if parts else ""
 
 
 def _side(r: Reading) -> dict[str, object]:

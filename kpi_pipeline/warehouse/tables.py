@@ -165,7 +165,12 @@ METRIC_VALUES = Table(
         _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
         _c("n_sources", "INTEGER", "Source groups with a reading", False),
         _c("grounded", "BOOLEAN", "The chosen reading is grounded", False),
-        _c("grounding_issues", "TEXT", "JSON array of the chosen reading's grounding problems (e.g. prompt injection)"),
+        _c(
+            "grounding_issues",
+            "TEXT",
+            "JSON array of the chosen reading's grounding problems, plus one `suspected_prompt_injection` entry "
+            "per set-aside source that names the metric (abstentions too)",
+        ),
         _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} behind the value"),
         _c("reasoning", "TEXT", "Why this value: the chosen reading's reasoning and the synthesis decision"),
         _c("conflict", "TEXT", "JSON array of the disagreeing readings when status is conflict"),

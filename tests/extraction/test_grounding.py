@@ -84,6 +84,14 @@ def test_each_failure_is_flagged_and_caps_confidence(a: MetricAnswer, flag: str)
     assert verdict.confidence <= UNGROUNDED_CONFIDENCE_CAP
 
 
+def test_a_value_written_only_in_words_is_not_grounded() -> None:
+    spoken = SourceDoc("slack", "slack:C1:1783069400.000100", "error rate is three percent today", SOURCE.observed_at)
+    verdict = ground(answer(3, (spoken.source_id, spoken.text)), CATALOG.metric("api_error_rate"), [spoken])
+    (issue,) = verdict.issues
+    assert issue["flag"] == "number_not_in_quote" and "'three percent'" in issue["detail"]
+    assert not verdict.grounded and verdict.confidence <= UNGROUNDED_CONFIDENCE_CAP
+
+
 def test_derived_metrics_need_quotes_but_not_the_number() -> None:
     a = answer(42.0, (SOURCE.source_id, "Error rate is at 3.4% today"), metric="error_budget_left")
     assert flags(a, "error_budget_left") == set()

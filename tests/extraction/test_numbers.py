@@ -1,4 +1,5 @@
-"""Numbers in prose: digits with units are numbers, words and identifiers are not; units convert to the metric's."""
+"""Numbers in prose: digits with units are numbers, identifiers are not, words only when asked for and marked so;
+units convert to the metric's."""
 
 from __future__ import annotations
 
@@ -51,6 +52,40 @@ def test_number_and_unit(text: str, value: float, unit: str | None) -> None:
 )
 def test_words_and_identifiers_are_not_numbers(text: str) -> None:
     assert find_quantities(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit", "written"),
+    [
+        ("error rate is three percent today", 3, "percent", "three percent"),
+        ("forty-two ms", 42, "ms", "forty-two ms"),
+        ("twelve hundred", 1200, None, "twelve hundred"),
+        ("three hundred and five", 305, None, "three hundred and five"),
+        ("Nineteen", 19, None, "Nineteen"),
+        ("zero open bugs", 0, None, "zero"),
+        ("two thousand four hundred users", 2400, None, "two thousand four hundred"),
+        ("ninety nine percent", 99, "percent", "ninety nine percent"),
+    ],
+)
+def test_numbers_in_words_when_asked(text: str, value: float, unit: str | None, written: str) -> None:
+    (q,) = find_quantities(text, words=True)
+    assert (q.value, q.unit, q.text, q.in_words) == (value, unit, written, True)
+    assert text[q.start : q.end] == written
+
+
+@pytest.mark.parametrize("text", ["a hundred things", "someone alone", "a one-off", "hundred", "thousands of them"])
+def test_words_that_are_not_numbers(text: str) -> None:
+    assert find_quantities(text, words=True) == []
+
+
+def test_word_numbers_sit_beside_digits_in_order() -> None:
+    found = find_quantities("error rate 3%, one of the worst days", words=True)
+    assert [(q.value, q.in_words) for q in found] == [(3, False), (1, True)]
+    assert [q.text for q in find_quantities("from four percent to two percent", words=True)] == [
+        "four percent",
+        "two percent",
+    ]
+    assert [q.superseded for q in find_quantities("from four percent to two percent", words=True)] == [True, False]
 
 
 def test_from_to_marks_the_old_value() -> None:

@@ -118,7 +118,6 @@ def test_hedged_statements_get_low_confidence(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "error rate is three percent today",
         "error rate: see the dashboard, not pasting numbers here",
         "the target for error rate is 1%",
         "p95 is 420 ms",
@@ -130,6 +129,48 @@ def test_abstains_without_a_stated_value(text: str) -> None:
     assert result.value is None
     assert result.confidence == 0
     assert result.evidence == []
+
+
+def test_a_number_in_words_is_read_with_less_confidence_and_said_so() -> None:
+    in_digits = answer("api_error_rate", msg("error rate is 3 percent today"))
+    in_words = answer("api_error_rate", msg("error rate is three percent today"))
+    assert in_words.value == 3
+    assert "number written in words" in in_words.assumptions
+    assert in_words.confidence < in_digits.confidence
+    assert in_words.evidence[0].quote == "error rate is three percent today"
+
+
+def test_a_number_in_words_is_never_grounded() -> None:
+    source = msg("p95 is forty-two ms")
+    result = answer("p95_latency_ms", source)
+    verdict = ground(result, CATALOG.metric("p95_latency_ms"), [source])
+    assert result.value == 42
+    assert verdict.flags == {"number_not_in_quote"} and not verdict.grounded
+
+
+def test_digits_win_over_a_newer_number_in_words() -> None:
+    result = answer("api_error_rate", msg("error rate 3.1% this morning", 9), msg("error rate is two percent now", 15))
+    assert result.value == 3.1
+    assert "number written in words" not in result.assumptions
+    assert "a figure in digits is preferred to a newer one written in words" in result.assumptions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WAU: one of the best weeks so far",  # "one of"
+        "no one looked at WAU today",  # no cue before the number
+        "WAU fine, a hundred things to do",  # "a hundred" is not a number
+        "error rate is one of our KPIs",  # no unit for a percent metric
+    ],
+)
+def test_number_words_in_passing_are_not_readings(text: str) -> None:
+    assert answer("weekly_active_users", msg(text)).value is None
+    assert answer("api_error_rate", msg(text)).value is None
+
+
+def test_a_count_in_words_needs_a_cue() -> None:
+    assert answer("weekly_active_users", msg("WAU is twelve hundred")).value == 1200
 
 
 def test_never_takes_a_number_from_text_aimed_at_the_model() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -81,6 +82,24 @@ def test_all_abstained_is_abstained_not_low_confidence() -> None:
 
 def test_no_readings_at_all_is_abstained() -> None:
     assert synthesize(METRIC, DAY, [], AUTHORITY).status == "abstained"
+
+
+INJECTION = {"flag": "suspected_prompt_injection", "source_id": "slack:C1:9", "detail": "reads like instructions"}
+
+
+def test_day_issues_mark_an_abstention() -> None:
+    result = synthesize(METRIC, DAY, [reading("slack", None)], AUTHORITY, [INJECTION])
+    assert (result.status, result.value) == ("abstained", None)
+    assert result.grounding_issues == (INJECTION,)
+    assert "set aside slack:C1:9 (suspected prompt injection)" in result.reasoning
+
+
+def test_day_issues_mark_a_reading_whatever_it_says() -> None:
+    ungrounded = replace(reading("slack", 3.4, 0.3, grounded=False), grounding_issues=({"flag": "no_evidence"},))
+    result = synthesize(METRIC, DAY, [ungrounded], AUTHORITY, [INJECTION])
+    assert result.value == 3.4
+    assert result.grounding_issues == ({"flag": "no_evidence"}, INJECTION)
+    assert synthesize(METRIC, DAY, [ungrounded], AUTHORITY).grounding_issues == ({"flag": "no_evidence"},)
 
 
 @pytest.mark.parametrize(
