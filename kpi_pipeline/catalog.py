@@ -6,6 +6,7 @@ Metric ids reach SQL and prompts, so they are checked strictly. Every error name
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -187,6 +188,11 @@ class Catalog(_Strict):
     @property
     def metric_ids(self) -> list[str]:
         return [m.id for m in self.metrics]
+
+
+def catalog_version(catalog: Catalog) -> str:
+    """A short hash of the catalog's content: days extracted under another version must be redone."""
+    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()[:16]
 
 
 def quarter_bounds(quarter: str) -> tuple[date, date]:

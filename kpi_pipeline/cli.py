@@ -12,20 +12,10 @@ from pathlib import Path
 
 from kpi_pipeline import settings
 from kpi_pipeline.catalog import quarter_bounds
+from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
 
 DEMO_SEED = 7
 DEMO_QUARTER = "2026-Q3"
-DAILY_ASSETS = [
-    "raw_slack_messages",
-    "raw_jira_issues",
-    "raw_jira_events",
-    "raw_docs",
-    "metric_candidates",
-    "metric_values",
-    "fct_metric_daily",
-    "fct_metric_evidence",
-    "metric_quarantine",
-]
 QUARTER_ASSETS = [
     "dim_metric",
     "okr_objectives",
@@ -52,7 +42,11 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            instance=instance, asset_selection=[AssetKey(k) for k in asset_keys], tags=tags, raise_on_error=False
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            instance=instance,
+            asset_selection=[AssetKey(k) for k in asset_keys],
+            tags=tags,
+            raise_on_error=False,
         )
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
@@ -132,12 +126,77 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Backfill a quarter or a range through the Dagster instance, skipping days already done."""
+    from dagster import DagsterInstance
+
+    from kpi_pipeline.catalog import load_catalog
+    from kpi_pipeline.orchestration.backfill import already_done, run_backfill
+    from kpi_pipeline.orchestration.days import parse_day_range
+    from kpi_pipeline.partitions import daily_partitions
+    from kpi_pipeline.warehouse import open_warehouse
+
+    days = parse_day_range(args.start, args.end)
+    first_partition = daily_partitions.start.date()
+    if days[0] < first_partition:
+        raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
+    wh = open_warehouse(os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL))
+    wh.ensure_tables()
+    with DagsterInstance.get() as instance:
+        skipped = set() if args.force else already_done(instance, days, load_catalog(settings.catalog_path()))
+        todo = [d for d in days if d not in skipped]
+        if skipped:
+            print(f"skipping {len(skipped)} day(s) already published with this catalog and prompt (--force to redo)")
+        if not todo:
+            print("nothing to do")
+            return 0
+        label = args.start if args.end is None else f"{args.start}...{args.end}"
+        state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
+    print(f"backfill ended: {state.line()}")
+    return 0 if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo) else 1
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Print the calls, tokens and dollars extracting a range would cost, without calling a model."""
+    from dagster import build_resources
+
+    from kpi_pipeline.definitions import resources
+    from kpi_pipeline.orchestration.days import parse_day_range
+    from kpi_pipeline.orchestration.estimate import configured_estimate
+
+    days = parse_day_range(args.start, args.end)
+    names = ("catalog", "warehouse", "slack", "jira", "docs", "llm")
+    with build_resources({name: resources[name] for name in names}) as r:
+        text = configured_estimate(
+            days,
+            catalog=r.catalog,
+            warehouse=r.warehouse,
+            slack=r.slack,
+            jira=r.jira,
+            docs=r.docs,
+            llm=r.llm,
+            model=args.model,
+        )
+    print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the whole pipeline on the demo company's quarter")
     demo.add_argument("--regenerate", action="store_true", help="regenerate the demo dataset first")
     demo.set_defaults(func=cmd_demo)
+    bf = sub.add_parser("backfill", help="backfill a quarter (2026-Q3) or START END through Dagster, resumably")
+    bf.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
+    bf.add_argument("end", nargs="?", help="the last day YYYY-MM-DD (inclusive)")
+    bf.add_argument("--force", action="store_true", help="redo days that are already published")
+    bf.set_defaults(func=cmd_backfill)
+    est = sub.add_parser("estimate", help="expected LLM calls, tokens and dollars for a quarter or START END")
+    est.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
+    est.add_argument("end", nargs="?", help="the last day YYYY-MM-DD (inclusive)")
+    est.add_argument("--model", help="price this model instead of KPI_LLM_MODEL")
+    est.set_defaults(func=cmd_estimate)
     ev = sub.add_parser(
         "eval", help="score extraction on a dataset folder (slack/, jira/, docs/, metrics.yaml, truth.csv)"
     )

@@ -6,7 +6,9 @@ the embedded demo: DuckDB under data/, the demo company's dataset, the offline e
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules
+import os
+
+from dagster import Definitions, EnvVar, in_process_executor, load_assets_from_modules
 
 from kpi_pipeline import checks, settings
 from kpi_pipeline.assets import dashboard, extract, ingest, publish
@@ -41,6 +43,9 @@ resources = {
         api_key=settings.optional_env("ANTHROPIC_API_KEY"),
         base_url=settings.optional_env("ANTHROPIC_BASE_URL"),
         model=settings.optional_env("KPI_LLM_MODEL"),
+        batch_min_days=EnvVar.int("KPI_LLM_BATCH_MIN_DAYS") if os.environ.get("KPI_LLM_BATCH_MIN_DAYS") else 14,
+        budget_usd=settings.optional_env("KPI_LLM_BUDGET_USD"),
+        response_cache_dir=settings.env_or("KPI_LLM_RESPONSE_CACHE_DIR", "data/llm_cache"),
     ),
 }
 

@@ -19,9 +19,10 @@ from dagster import (
 )
 
 from kpi_pipeline.assets.partition_days import days_of, span
-from kpi_pipeline.catalog import Catalog
+from kpi_pipeline.catalog import Catalog, catalog_version
 from kpi_pipeline.extraction.pipeline import DayExtraction, extract_days
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
+from kpi_pipeline.orchestration.budget import check_run_budget
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.llm import LlmResource
@@ -81,6 +82,9 @@ def metric_extraction(
     days = days_of(context)
     with wh.session():
         raw = read_raw_days(wh, days)
+    planned = check_run_budget(raw, cat, backend)  # BudgetExceeded here: nothing called, nothing written
+    if planned is not None:
+        context.log.info(f"estimated ${planned.cost_usd:.4f} ({planned.calls} calls), within KPI_LLM_BUDGET_USD")
     context.log.info(
         f"extracting {len(cat.metrics)} metrics over {len(days)} day(s) with {backend.name}/{backend.model}"
     )
@@ -92,7 +96,13 @@ def metric_extraction(
             if len(days) > 1 and (i % 10 == 0 or i == len(days)):
                 context.log.info(f"extract: wrote {i}/{len(days)} days")
     totals = _totals(results)
-    common = {"days": span(days), "backend": backend.name, "model": backend.model, "prompt_version": PROMPT_VERSION}
+    common = {
+        "days": span(days),
+        "backend": backend.name,
+        "model": backend.model,
+        "prompt_version": PROMPT_VERSION,
+        "catalog_version": catalog_version(cat),
+    }
     return (
         MaterializeResult(
             asset_key=AssetKey("metric_candidates"),

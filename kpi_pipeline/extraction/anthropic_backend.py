@@ -8,6 +8,10 @@ as a value: it is retried, then recorded as an abstention with the reason.
 
 The SDK's own retries are disabled (`max_retries=0`) because it honours `retry-after` without a cap;
 transient errors are retried here with exponential backoff, jitter and a capped `retry-after`.
+
+Cost controls: each metric's answer is cached on its own (`response_cache`), so a request asks only the
+metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
+(half price); a `budget_usd` stops the run before the call that would exceed it.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -30,8 +34,16 @@ from anthropic.types import Message, OutputConfigParam, Usage
 from pydantic import ValidationError
 
 from kpi_pipeline.catalog import Metric
-from kpi_pipeline.extraction.cost import PriceTable
-from kpi_pipeline.extraction.prompts import Prompt, build_prompt, count_tokens, request_hash, split_metrics
+from kpi_pipeline.extraction.cost import PriceTable, SpendGuard, expected_usage
+from kpi_pipeline.extraction.prompts import (
+    Prompt,
+    PromptTokens,
+    count_tokens,
+    prompt_asking,
+    prompt_tokens,
+    request_hash,
+    split_metrics,
+)
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
@@ -51,6 +63,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 4096
+DEFAULT_BATCH_MIN_DAYS = 14
 ABSTAIN_PREFIX = "abstained: "
 OUTPUT_CONFIG: OutputConfigParam = {
     "format": {"type": "json_schema", "schema": anthropic.transform_schema(ExtractionResponse)}
@@ -108,11 +121,26 @@ def _drop_unknown_evidence(answer: MetricAnswer, known_sources: set[str]) -> Met
     )
 
 
-def _add_usage(total: LlmUsage, usage: Usage) -> LlmUsage:
+def uses_batch(days: Iterable[date], batch_min_days: int | None) -> bool:
+    """Whether requests over `days` go through the Batches API: when they span `batch_min_days` distinct days."""
+    return bool(batch_min_days) and len(set(days)) >= (batch_min_days or 0)
+
+
+def billed(usage: Usage) -> LlmUsage:
+    """What a response billed, by kind (the API leaves cache counts null when there are none)."""
+    return LlmUsage(
+        input_tokens=usage.input_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+        output_tokens=usage.output_tokens,
+    )
+
+
+def _add_usage(total: LlmUsage, usage: LlmUsage) -> LlmUsage:
     return LlmUsage(
         input_tokens=total.input_tokens + usage.input_tokens,
-        cache_creation_input_tokens=total.cache_creation_input_tokens + (usage.cache_creation_input_tokens or 0),
-        cache_read_input_tokens=total.cache_read_input_tokens + (usage.cache_read_input_tokens or 0),
+        cache_creation_input_tokens=total.cache_creation_input_tokens + usage.cache_creation_input_tokens,
+        cache_read_input_tokens=total.cache_read_input_tokens + usage.cache_read_input_tokens,
         output_tokens=total.output_tokens + usage.output_tokens,
     )
 
@@ -190,18 +218,29 @@ def _fatal_error(exc: anthropic.APIStatusError, model: str) -> LlmConfigError:
 
 @dataclass
 class _Pending:
-    """One request on its way through the sync or batch path."""
+    """One request on its way through the sync or batch path: it asks only the metrics not in the cache."""
 
     request: ExtractionRequest
-    metrics: list[Metric]
+    metrics: list[Metric]  # every metric of the request, in request order
+    asked: list[Metric]  # those the response cache could not answer
+    cached: list[MetricAnswer]  # the cache's answers for the others
     key: str
     prompt: Prompt
+    tokens: PromptTokens
     max_tokens: int
     usage: LlmUsage = field(default_factory=LlmUsage)
     truncations: int = 0
     invalid_outputs: int = 0
     stop_reason: str | None = None
     failure: str = ""
+
+    def answers(self, new: Sequence[MetricAnswer]) -> list[MetricAnswer]:
+        """The cached answers merged with `new` ones for the asked metrics, checked, in request order."""
+        merged = ExtractionResponse(answers=[*self.cached, *new])
+        return validate_answers(merged, self.request, self.metrics)
+
+    def abstain(self, reason: str) -> list[MetricAnswer]:
+        return self.answers([abstain(m.id, reason) for m in self.asked])
 
 
 class AnthropicBackend:
@@ -223,11 +262,12 @@ class AnthropicBackend:
         backoff_base_s: float = 1.0,
         max_attempts: int = 6,
         invalid_output_retries: int = 1,
-        batch_threshold: int | None = 200,
+        batch_min_days: int | None = DEFAULT_BATCH_MIN_DAYS,
         batch_poll_initial_s: float = 10.0,
         batch_poll_max_s: float = 120.0,
         batch_timeout_s: float = 24 * 3600.0,
         batch_max_resubmits: int = 2,
+        budget_usd: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -236,8 +276,8 @@ class AnthropicBackend:
         # is made only when needed: `with_options` does not carry `_strict_response_validation` over.
         self._client = client if client.max_retries == 0 else client.with_options(max_retries=0)
         self.model = model
-        self._prices = prices
-        self._cache = cache
+        self.prices = prices
+        self.cache = cache
         self._limiter = limiter
         self.max_concurrency = max(1, max_concurrency)
         self.max_tokens = max_tokens
@@ -245,11 +285,15 @@ class AnthropicBackend:
         self.backoff_base_s = backoff_base_s
         self.max_attempts = max(1, max_attempts)
         self.invalid_output_retries = invalid_output_retries
-        self.batch_threshold = batch_threshold
+        self.batch_min_days = batch_min_days
         self.batch_poll_initial_s = batch_poll_initial_s
         self.batch_poll_max_s = batch_poll_max_s
         self.batch_timeout_s = batch_timeout_s
         self.batch_max_resubmits = batch_max_resubmits
+        self.budget_usd = budget_usd
+        self.spend = SpendGuard(budget_usd)  # cumulative over this backend's life: one run
+        self._prefixes_sent: set[str] = set()
+        self._prefix_lock = threading.Lock()
         self._sleep = sleep
         self._jitter = jitter
         self._jitter_lock = threading.Lock()
@@ -259,20 +303,27 @@ class AnthropicBackend:
     def extract(
         self, requests: Sequence[ExtractionRequest], catalog: Catalog, *, batch: bool | None = None
     ) -> list[ExtractionResult]:
-        """One result per request, in order. `batch=None` uses the Batches API from `batch_threshold` requests."""
+        """One result per request, in order. `batch=None` uses one Message Batch when the requests the cache
+        cannot answer span `batch_min_days` distinct days. Raises BudgetExceeded before a call past `budget_usd`."""
         results: list[ExtractionResult | None] = [None] * len(requests)
         pending: dict[int, _Pending] = {}
         for index, request in enumerate(requests):
-            metrics, others = split_metrics(request, catalog.metrics)
-            key = request_hash(self.model, PROMPT_VERSION, request, metrics, others)
-            cached = self._cache.get(key) if self._cache else None
-            if cached is not None:
-                answers = validate_answers(cached, request, metrics)
+            metrics, _ = split_metrics(request, catalog.metrics)
+            key = request_hash(self.model, PROMPT_VERSION, request, metrics)
+            cached = self.cache.answers(self.model, PROMPT_VERSION, request, metrics) if self.cache else {}
+            asked = [m for m in metrics if m.id not in cached]
+            if not asked:
+                answers = validate_answers(ExtractionResponse(answers=list(cached.values())), request, metrics)
                 results[index] = self._result(answers, key, LlmUsage(), 0.0, cache_hit=True)
-            else:
-                prompt = build_prompt(request, metrics, others)
-                pending[index] = _Pending(request, metrics, key, prompt, self.max_tokens)
-        use_batch = batch if batch is not None else bool(self.batch_threshold and len(pending) >= self.batch_threshold)
+                continue
+            prompt = prompt_asking(request, asked, catalog.metrics)
+            tokens = prompt_tokens(self.model, prompt)
+            pending[index] = _Pending(
+                request, metrics, asked, list(cached.values()), key, prompt, tokens, self.max_tokens
+            )
+        use_batch = (
+            batch if batch is not None else uses_batch((p.request.day for p in pending.values()), self.batch_min_days)
+        )
         if use_batch and pending:
             for index, result in self._extract_batch(pending).items():
                 results[index] = result
@@ -299,6 +350,7 @@ class AnthropicBackend:
         cache_hit: bool = False,
         batch: bool = False,
         stop_reason: str | None = None,
+        asked: Sequence[Metric] = (),
     ) -> ExtractionResult:
         return ExtractionResult(
             answers=answers,
@@ -307,22 +359,31 @@ class AnthropicBackend:
             prompt_version=PROMPT_VERSION,
             request_hash=key,
             usage=usage,
-            cost_usd=0.0 if cache_hit else self._prices.cost_usd(self.model, usage, batch=batch),
+            cost_usd=0.0 if cache_hit else self.prices.cost_usd(self.model, usage, batch=batch),
             latency_ms=0.0 if cache_hit else (time.monotonic() - started) * 1000,
             response_cache_hit=cache_hit,
             batch=batch,
             stop_reason=stop_reason,
+            asked_metric_ids=tuple(m.id for m in asked),
         )
+
+    def _estimate_usd(self, item: _Pending, *, batch: bool) -> float:
+        """What sending `item` is expected to cost: its prefix is a cache write the first time this run sends it."""
+        with self._prefix_lock:
+            prefix_cached = item.tokens.prefix_key in self._prefixes_sent
+            self._prefixes_sent.add(item.tokens.prefix_key)
+        usage = expected_usage(item.tokens.prefix, item.tokens.question, len(item.asked), prefix_cached=prefix_cached)
+        return self.prices.cost_usd(self.model, usage, batch=batch)
 
     def _settle(self, item: _Pending, message: Message) -> list[MetricAnswer] | None:
         """Answers when this response settles the request, None when it should be asked again."""
-        item.usage = _add_usage(item.usage, message.usage)
+        item.usage = _add_usage(item.usage, billed(message.usage))
         item.stop_reason = message.stop_reason
         outcome = _interpret(message)
         if outcome.kind == "ok" and outcome.response is not None:
-            if self._cache:
-                self._cache.put(item.key, outcome.response, model=self.model, prompt_version=PROMPT_VERSION)
-            return validate_answers(outcome.response, item.request, item.metrics)
+            if self.cache:
+                self.cache.store(self.model, PROMPT_VERSION, item.request, item.asked, outcome.response.answers)
+            return item.answers(outcome.response.answers)
         if outcome.kind == "truncated" and item.truncations == 0:
             item.truncations += 1
             item.max_tokens *= 2
@@ -336,7 +397,7 @@ class AnthropicBackend:
             "too_long": "the prompt exceeds the model's context window; select fewer sources",
             "invalid": f"output did not match the answer schema after a retry ({outcome.detail})",
         }[outcome.kind]
-        return [abstain(m.id, reason) for m in item.metrics]
+        return item.abstain(reason)
 
     def _backoff_s(self, attempt: int, exc: Exception) -> float:
         retry_after = _retry_after_s(exc) if isinstance(exc, anthropic.APIStatusError) else None
@@ -372,19 +433,27 @@ class AnthropicBackend:
         started = time.monotonic()
         input_tokens = count_tokens(item.prompt.text())
         while True:
-            message = self._call(
-                lambda: self._client.messages.create(
-                    model=self.model,
-                    max_tokens=item.max_tokens,
-                    system=item.prompt.system,
-                    messages=item.prompt.messages,
-                    output_config=OUTPUT_CONFIG,
-                ),
-                input_tokens,
-            )
+            reserved = self.spend.reserve(self._estimate_usd(item, batch=False))
+            try:
+                message = self._call(
+                    lambda: self._client.messages.create(
+                        model=self.model,
+                        max_tokens=item.max_tokens,
+                        system=item.prompt.system,
+                        messages=item.prompt.messages,
+                        output_config=OUTPUT_CONFIG,
+                    ),
+                    input_tokens,
+                )
+            except BaseException:
+                self.spend.settle(reserved, 0.0, calls=0)
+                raise
+            self.spend.settle(reserved, self.prices.cost_usd(self.model, billed(message.usage)))
             answers = self._settle(item, message)
             if answers is not None:
-                return self._result(answers, item.key, item.usage, started, stop_reason=item.stop_reason)
+                return self._result(
+                    answers, item.key, item.usage, started, stop_reason=item.stop_reason, asked=item.asked
+                )
 
     # -- Message Batches ----------------------------------------------------------------------------------
 
@@ -426,10 +495,21 @@ class AnthropicBackend:
             if not waiting:
                 break
             submit = [self._batch_request(cid, pending[index]) for cid, index in waiting.items()]
-            batch = self._call(partial(self._client.messages.batches.create, requests=submit), 0)
-            log.info("submitted message batch %s with %d requests", batch.id, len(submit))
-            batch_id = self._wait_for_batch(batch).id
-            lines = self._call(partial(self._batch_results, batch_id), 0)
+            estimate = sum(self._estimate_usd(pending[index], batch=True) for index in waiting.values())
+            reserved = self.spend.reserve(estimate, f"a message batch of {len(submit)} requests")
+            billed_usd = 0.0
+            try:
+                batch = self._call(partial(self._client.messages.batches.create, requests=submit), 0)
+                log.info("submitted message batch %s with %d requests", batch.id, len(submit))
+                batch_id = self._wait_for_batch(batch).id
+                lines = self._call(partial(self._batch_results, batch_id), 0)
+                billed_usd = sum(
+                    self.prices.cost_usd(self.model, billed(line.result.message.usage), batch=True)
+                    for line in lines
+                    if line.result.type == "succeeded"
+                )
+            finally:
+                self.spend.settle(reserved, billed_usd, calls=len(submit))
             unanswered = dict(waiting)
             for line in lines:
                 index = unanswered.pop(line.custom_id, None)
@@ -446,7 +526,7 @@ class AnthropicBackend:
                     error = result.error.error
                     item.failure = f"errored ({error.type}: {error.message})"
                     if error.type == "invalid_request_error":  # resubmitting the same request cannot help
-                        settled[index] = [abstain(m.id, f"batch item {item.failure}") for m in item.metrics]
+                        settled[index] = item.abstain(f"batch item {item.failure}")
                 else:
                     item.failure = result.type
             for index in unanswered.values():
@@ -455,7 +535,7 @@ class AnthropicBackend:
         for index in waiting.values():
             item = pending[index]
             reason = f"batch item {item.failure} after {1 + self.batch_max_resubmits} submissions"
-            settled[index] = [abstain(m.id, reason) for m in item.metrics]
+            settled[index] = item.abstain(reason)
         return {
             index: self._result(
                 answers,
@@ -464,6 +544,7 @@ class AnthropicBackend:
                 started,
                 batch=True,
                 stop_reason=pending[index].stop_reason,
+                asked=pending[index].asked,
             )
             for index, answers in settled.items()
         }

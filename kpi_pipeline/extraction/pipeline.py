@@ -213,7 +213,7 @@ def _call_row(index: int, request: ExtractionRequest, result: ExtractionResult) 
         "call_id": f"{request.day.isoformat()}:{request.source_type}:{index}:{result.request_hash[:16]}",
         "day": request.day,
         "source_type": request.source_type,
-        "metric_ids": json.dumps(list(request.metric_ids)),
+        "metric_ids": json.dumps(list(result.asked_metric_ids or request.metric_ids)),
         "backend": result.backend,
         "model": result.model,
         "prompt_version": result.prompt_version,

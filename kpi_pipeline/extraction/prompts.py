@@ -153,6 +153,13 @@ def build_prompt(request: ExtractionRequest, metrics: Sequence[Metric], others: 
     )
 
 
+def prompt_asking(request: ExtractionRequest, asked: Sequence[Metric], catalog_metrics: Iterable[Metric]) -> Prompt:
+    """The prompt for `request` asking only `asked` (its metrics not yet answered); every other catalog metric
+    is listed as context. The sources prefix is the same whatever is asked, so it stays prompt-cached."""
+    asked_ids = {m.id for m in asked}
+    return build_prompt(request, asked, [m for m in catalog_metrics if m.id not in asked_ids])
+
+
 def _parse_source(text: str) -> SourceDoc:
     head, sep, rest = text[len(SOURCE_OPEN) :].partition(SOURCE_TEXT)
     if not sep or not rest.endswith(SOURCE_CLOSE):
@@ -202,22 +209,50 @@ def parse_request(messages: Sequence[Mapping[str, Any]]) -> tuple[ExtractionRequ
     return request, [*metrics, *others]
 
 
-def request_hash(
-    model: str,
-    prompt_version: str,
-    request: ExtractionRequest,
-    metrics: Sequence[Metric],
-    others: Sequence[Metric] = (),
-) -> str:
-    """sha256 of a canonical JSON of everything that determines the answer: model, prompt version, input."""
-    canonical = {
+def _canonical_input(model: str, prompt_version: str, request: ExtractionRequest) -> dict[str, Any]:
+    return {
         "model": model,
         "prompt_version": prompt_version,
         "day": request.day.isoformat(),
         "source_type": request.source_type,
-        "metrics": [metric_spec(m) for m in metrics],
-        "other_metrics": [metric_spec(m) for m in others],
         "sources": [{**_source_meta(s), "text": s.text} for s in request.sources],
     }
+
+
+def _sha256(canonical: Mapping[str, Any]) -> str:
     encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def request_hash(model: str, prompt_version: str, request: ExtractionRequest, metrics: Sequence[Metric]) -> str:
+    """sha256 identifying one request (model, prompt version, sources, the metrics it covers): the call's id
+    in `extract.llm_calls`, stable across runs."""
+    return _sha256({**_canonical_input(model, prompt_version, request), "metrics": [metric_spec(m) for m in metrics]})
+
+
+def answer_key(model: str, prompt_version: str, request: ExtractionRequest, metric: Metric) -> str:
+    """The response-cache key of one metric's answer: model, prompt version, the request's day, source type
+    and sources, and that metric's definition. The catalog's other metrics are left out on purpose, so adding
+    a metric to the catalog leaves every other metric's answers cached."""
+    return _sha256({**_canonical_input(model, prompt_version, request), "metric": metric_spec(metric)})
+
+
+@dataclass(frozen=True)
+class PromptTokens:
+    """A prompt's input tokens as the prompt cache bills them (counted like the local server, per block)."""
+
+    prefix: int  # system and sources through the cache breakpoint: written to the cache once, then read
+    question: int  # after the breakpoint: uncached input on every call
+    prefix_key: str  # identifies the prefix as the prompt cache does (model and exact text)
+
+
+def prompt_tokens(model: str, prompt: Prompt) -> PromptTokens:
+    blocks = [*prompt.system, *prompt.user_blocks]
+    marks = [i for i, block in enumerate(blocks) if "cache_control" in block]
+    split = marks[-1] + 1 if marks else 0
+    prefix = [block["text"] for block in blocks[:split]]
+    return PromptTokens(
+        prefix=sum(count_tokens(text) for text in prefix),
+        question=sum(count_tokens(block["text"]) for block in blocks[split:]),
+        prefix_key=_sha256({"model": model, "prefix": prefix}),
+    )

@@ -91,6 +91,8 @@ class ExtractionResult:
     response_cache_hit: bool = False
     batch: bool = False
     stop_reason: str | None = None
+    # the metrics the call really asked (the rest came from the response cache); empty: all of the request's
+    asked_metric_ids: tuple[str, ...] = ()
 
 
 class ExtractionBackend(Protocol):

@@ -30,20 +30,21 @@ def partition_for_tick(tick: datetime) -> str:
 
 
 # every daily-partitioned asset, from the raw tables to the published facts
+DAILY_ASSETS = (
+    "raw_slack_messages",
+    "raw_jira_issues",
+    "raw_jira_events",
+    "raw_docs",
+    "metric_candidates",
+    "metric_values",
+    "fct_metric_daily",
+    "fct_metric_evidence",
+    "metric_quarantine",
+)
+
 daily_kpi_job = define_asset_job(
     "daily_kpi_job",
-    selection=AssetSelection.all().materializable()
-    & AssetSelection.assets(
-        "raw_slack_messages",
-        "raw_jira_issues",
-        "raw_jira_events",
-        "raw_docs",
-        "metric_candidates",
-        "metric_values",
-        "fct_metric_daily",
-        "fct_metric_evidence",
-        "metric_quarantine",
-    ),
+    selection=AssetSelection.assets(*DAILY_ASSETS),
     partitions_def=daily_partitions,
     description="One day of the whole pipeline: ingest, extract, gate, publish.",
 )

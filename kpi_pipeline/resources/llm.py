@@ -9,8 +9,13 @@ from __future__ import annotations
 import anthropic
 from dagster import ConfigurableResource, get_dagster_logger
 
-from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL, AnthropicBackend, LlmConfigError
-from kpi_pipeline.extraction.cost import load_prices
+from kpi_pipeline.extraction.anthropic_backend import (
+    DEFAULT_BATCH_MIN_DAYS,
+    DEFAULT_MODEL,
+    AnthropicBackend,
+    LlmConfigError,
+)
+from kpi_pipeline.extraction.cost import load_prices, parse_budget
 from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import DEFAULT_CACHE_DIR, ResponseCache
@@ -21,7 +26,8 @@ BACKENDS = ("anthropic", "offline")
 
 class LlmResource(ConfigurableResource):
     """`KPI_LLM_BACKEND` (anthropic | offline; default anthropic when `ANTHROPIC_API_KEY` is set),
-    `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` (e.g. the local test server), `KPI_LLM_MODEL`."""
+    `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` (e.g. the local test server), `KPI_LLM_MODEL`,
+    `KPI_LLM_BATCH_MIN_DAYS`, `KPI_LLM_BUDGET_USD`."""
 
     backend: str | None = None
     api_key: str | None = None
@@ -31,7 +37,11 @@ class LlmResource(ConfigurableResource):
     requests_per_minute: int = 50
     input_tokens_per_minute: int = 30_000
     response_cache_dir: str = DEFAULT_CACHE_DIR
-    batch_threshold: int = 200  # this many uncached requests in one extract go through the Batches API; 0: never
+    # a run whose uncached requests span this many distinct days goes through one Message Batch; 0: never
+    batch_min_days: int = DEFAULT_BATCH_MIN_DAYS
+    # dollars one run may spend (unset: no limit). A string because Dagster resolves an EnvVar only into str
+    # (and, through EnvVar.int, int) fields; it is parsed with an error naming the setting.
+    budget_usd: str | None = None
 
     def backend_name(self) -> str:
         """The backend that will run: the explicit choice, else anthropic with a key, else offline."""
@@ -61,5 +71,6 @@ class LlmResource(ConfigurableResource):
             ResponseCache(self.response_cache_dir),
             RateLimiter(self.requests_per_minute, self.input_tokens_per_minute),
             max_concurrency=self.max_concurrency,
-            batch_threshold=self.batch_threshold or None,
+            batch_min_days=self.batch_min_days or None,
+            budget_usd=parse_budget(self.budget_usd),
         )

@@ -6,25 +6,29 @@ and can assert exactly how long the backend chose to wait.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
-from kpi_pipeline.catalog import Catalog, parse_catalog
+from kpi_pipeline.catalog import Catalog, Metric, parse_catalog
 from kpi_pipeline.extraction.anthropic_backend import (
     ABSTAIN_PREFIX,
+    DEFAULT_BATCH_MIN_DAYS,
     AnthropicBackend,
     LlmConfigError,
     LlmUnavailableError,
+    uses_batch,
     validate_answers,
 )
-from kpi_pipeline.extraction.cost import PRICES_PATH, PriceTable, load_prices
+from kpi_pipeline.extraction.cost import PRICES_PATH, BudgetExceeded, PriceTable, load_prices
 from kpi_pipeline.extraction.offline import OfflineBackend
-from kpi_pipeline.extraction.prompts import request_hash, split_metrics
+from kpi_pipeline.extraction.prompts import parse_request, request_hash, split_metrics
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
@@ -80,19 +84,41 @@ def values(result: ExtractionResult) -> dict[str, float | None]:
     return {a.metric_id: a.value for a in result.answers}
 
 
+def hash_of(req: ExtractionRequest) -> str:
+    return request_hash(MODEL, PROMPT_VERSION, req, split_metrics(req, CATALOG.metrics)[0])
+
+
 @pytest.fixture
 def server() -> Iterator[AnthropicServer]:
     with serve_anthropic(api_key=KEY) as running:
         yield running
 
 
+def asked_on_the_wire(log: list[tuple[str, ...]]) -> httpx2.Client:
+    """An HTTP client for the SDK that appends the metric ids each message (or batch item) it sends asks."""
+
+    def record(sent: httpx2.Request) -> None:
+        if sent.method != "POST" or sent.url.path not in ("/v1/messages", "/v1/messages/batches"):
+            return
+        body = json.loads(sent.content)
+        for params in [item["params"] for item in body["requests"]] if "requests" in body else [body]:
+            log.append(parse_request(params["messages"])[0].metric_ids)
+
+    return anthropic.DefaultHttpxClient(event_hooks={"request": [record]})
+
+
 class Backend:
-    """A backend wired to the server, recording every wait it asks for."""
+    """A backend wired to the server, recording every wait it asks for and the metrics each call asks."""
 
     def __init__(self, server: AnthropicServer, *, key: str = KEY, model: str = MODEL, **options: Any) -> None:
         self.sleeps: list[float] = []
+        self.asked: list[tuple[str, ...]] = []
         client = anthropic.Anthropic(
-            api_key=key, base_url=server.base_url, max_retries=0, _strict_response_validation=True
+            api_key=key,
+            base_url=server.base_url,
+            max_retries=0,
+            _strict_response_validation=True,
+            http_client=asked_on_the_wire(self.asked),
         )
         options.setdefault("prices", load_prices())
         options.setdefault("cache", None)
@@ -108,8 +134,10 @@ class Backend:
             **options,
         )
 
-    def extract(self, requests: list[ExtractionRequest], **kwargs: Any) -> list[ExtractionResult]:
-        return self.backend.extract(requests, CATALOG, **kwargs)
+    def extract(
+        self, requests: list[ExtractionRequest], catalog: Catalog = CATALOG, **kwargs: Any
+    ) -> list[ExtractionResult]:
+        return self.backend.extract(requests, catalog, **kwargs)
 
 
 # -- answers, usage and cost ----------------------------------------------------------------------------------
@@ -153,12 +181,33 @@ def test_an_identical_request_is_answered_from_the_response_cache_without_a_call
     assert again.answers == first.answers and again.request_hash == first.request_hash
 
 
+def test_a_request_asks_only_the_metrics_the_cache_cannot_answer(server: AnthropicServer, tmp_path: Path) -> None:
+    Backend(server, cache=ResponseCache(tmp_path)).extract([request(("api_error_rate",))])
+    backend = Backend(server, cache=ResponseCache(tmp_path))
+    (merged,) = backend.extract([request()])
+    assert backend.asked == [("p95_latency_ms", "signups")]
+    assert values(merged) == {"api_error_rate": 3.2, "p95_latency_ms": 420.0, "signups": None}
+    assert not merged.response_cache_hit and merged.cost_usd > 0
+    assert merged.usage.cache_read_input_tokens > 0  # the same sources prefix as the first call
+
+
+def test_answers_stay_cached_when_the_catalog_grows(server: AnthropicServer, tmp_path: Path) -> None:
+    (first,) = Backend(server, cache=ResponseCache(tmp_path)).extract([request()])
+    grown = CATALOG.model_copy(
+        update={"metrics": (*CATALOG.metrics, Metric(id="churn", description="Customers lost", unit="percent"))}
+    )
+    backend = Backend(server, cache=ResponseCache(tmp_path))
+    (again,) = backend.extract([request()], grown)
+    assert again.response_cache_hit and again.cost_usd == 0 and backend.asked == []
+    assert again.answers == first.answers
+
+
 def test_concurrent_requests_overlap_and_come_back_in_order(server: AnthropicServer) -> None:
     server.faults.latency_s = 0.3
     requests = [request(day=date(2026, 7, d)) for d in range(1, 5)]
     results = Backend(server, max_concurrency=4).extract(requests)
     assert server.max_in_flight >= 2
-    expected = [request_hash(MODEL, PROMPT_VERSION, r, *split_metrics(r, CATALOG.metrics)) for r in requests]
+    expected = [hash_of(r) for r in requests]
     assert [r.request_hash for r in results] == expected
 
 
@@ -345,11 +394,25 @@ def test_a_batch_answers_like_single_calls_at_half_the_price(server: AnthropicSe
     assert batched.cost_usd == pytest.approx(single.cost_usd / 2)
 
 
-def test_a_large_run_uses_the_batches_api_from_the_threshold(server: AnthropicServer) -> None:
-    results = Backend(server, batch_threshold=3).extract(batch_requests(3))
+def test_a_run_over_batch_min_days_distinct_days_uses_one_message_batch(server: AnthropicServer) -> None:
+    results = Backend(server, batch_min_days=3).extract(batch_requests(3))
     assert all(r.batch for r in results) and server.message_requests == 0
     assert server.requests["POST /v1/messages/batches"] == 1
     assert [values(r)["api_error_rate"] for r in results] == [3.2, 3.2, 3.2]
+
+
+def test_many_requests_on_fewer_days_than_batch_min_days_are_sent_one_by_one(server: AnthropicServer) -> None:
+    same_days = [request((metric_id,), day=date(2026, 7, d)) for d in (1, 2) for metric_id in CATALOG.metric_ids]
+    results = Backend(server, batch_min_days=3).extract(same_days)
+    assert not any(r.batch for r in results) and server.message_requests == len(same_days) == 6
+    assert server.requests["POST /v1/messages/batches"] == 0
+
+
+def test_the_default_batches_a_quarter_but_not_a_week() -> None:
+    quarter = [date(2026, 7, 1) + timedelta(days=i) for i in range(92)]
+    assert DEFAULT_BATCH_MIN_DAYS == 14
+    assert uses_batch(quarter, DEFAULT_BATCH_MIN_DAYS) and not uses_batch(quarter[:7] * 3, DEFAULT_BATCH_MIN_DAYS)
+    assert not uses_batch(quarter, None) and not uses_batch(quarter, 0)
 
 
 def test_batch_polling_backs_off(server: AnthropicServer) -> None:
@@ -364,7 +427,7 @@ def test_errored_and_expired_batch_items_are_resubmitted(server: AnthropicServer
     results = Backend(server).extract(batch_requests(4), batch=True)
     assert [values(r)["api_error_rate"] for r in results] == [3.2] * 4
     assert server.requests["POST /v1/messages/batches"] == 2
-    expected = [request_hash(MODEL, PROMPT_VERSION, r, *split_metrics(r, CATALOG.metrics)) for r in batch_requests(4)]
+    expected = [hash_of(r) for r in batch_requests(4)]
     assert [r.request_hash for r in results] == expected  # joined on custom_id, in request order
 
 
@@ -387,3 +450,38 @@ def test_batch_results_fill_the_response_cache(server: AnthropicServer, tmp_path
     Backend(server, cache=ResponseCache(tmp_path)).extract(batch_requests(2), batch=True)
     again = Backend(server, cache=ResponseCache(tmp_path)).extract(batch_requests(2), batch=True)
     assert all(r.response_cache_hit for r in again) and server.requests["POST /v1/messages/batches"] == 1
+
+
+# -- budget -----------------------------------------------------------------------------------------------
+
+
+def cost_of_one_call() -> float:
+    with serve_anthropic(api_key=KEY) as fresh:
+        (result,) = Backend(fresh).extract([request()])
+    return result.cost_usd
+
+
+def test_the_run_stops_before_the_call_that_would_exceed_the_budget(server: AnthropicServer, tmp_path: Path) -> None:
+    budget = 2.5 * cost_of_one_call()
+    backend = Backend(server, cache=ResponseCache(tmp_path), budget_usd=budget, max_concurrency=1)
+    with pytest.raises(BudgetExceeded, match=r"past KPI_LLM_BUDGET_USD=\$0\.\d\d.*raise the budget"):
+        backend.extract(batch_requests(5))
+    assert server.message_requests == backend.backend.spend.calls == 2
+    assert 0 < backend.backend.spend.spent_usd <= budget
+    rerun = Backend(server, cache=ResponseCache(tmp_path), budget_usd=10 * budget)
+    results = rerun.extract(batch_requests(5))
+    assert [r.response_cache_hit for r in results] == [True, True, False, False, False]  # paid answers kept
+
+
+def test_a_batch_over_the_budget_is_never_submitted(server: AnthropicServer) -> None:
+    backend = Backend(server, budget_usd=cost_of_one_call())  # five requests at half price cost more than one
+    with pytest.raises(BudgetExceeded, match="a message batch of 5 requests"):
+        backend.extract(batch_requests(5), batch=True)
+    assert server.requests["POST /v1/messages/batches"] == 0 and backend.backend.spend.spent_usd == 0
+
+
+def test_a_run_within_the_budget_records_what_it_spent(server: AnthropicServer) -> None:
+    backend = Backend(server, budget_usd=1.0)
+    results = backend.extract(batch_requests(3))
+    assert backend.backend.spend.spent_usd == pytest.approx(sum(r.cost_usd for r in results))
+    assert backend.backend.spend.calls == 3

@@ -1,4 +1,5 @@
-"""Cost accounting: prices come from prices.yaml; cache and batch multipliers apply as Anthropic bills them."""
+"""Cost accounting: prices come from prices.yaml; cache and batch multipliers apply as Anthropic bills them;
+a run's spend is held to its budget."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 from anthropic.types import ModelParam
 
 from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL
-from kpi_pipeline.extraction.cost import PRICES_PATH, PricingError, load_prices
+from kpi_pipeline.extraction.cost import (
+    EXPECTED_OUTPUT_TOKENS_PER_METRIC,
+    OUTPUT_TOKENS_PER_CALL,
+    PRICES_PATH,
+    BudgetExceeded,
+    PricingError,
+    SpendGuard,
+    expected_usage,
+    load_prices,
+    parse_budget,
+)
 from kpi_pipeline.extraction.schema import LlmUsage
 
 MILLION = 1_000_000
@@ -67,3 +78,40 @@ def test_a_bad_price_entry_names_the_file_and_key(tmp_path: Path) -> None:
     )
     with pytest.raises(PricingError, match=r"prices\.yaml: models\.claude-opus-5-5\.input"):
         load_prices(bad)
+
+
+# -- budget -----------------------------------------------------------------------------------------------
+
+
+def test_the_budget_setting_is_dollars_or_unset() -> None:
+    assert parse_budget("25") == 25.0 and parse_budget(" 2.50 ") == 2.5 and parse_budget(0) == 0.0
+    assert parse_budget(None) is None and parse_budget("") is None
+    with pytest.raises(PricingError, match=r"KPI_LLM_BUDGET_USD='\$25' is not a number"):
+        parse_budget("$25")
+    with pytest.raises(PricingError, match="KPI_LLM_BUDGET_USD='-1' must be zero or more"):
+        parse_budget("-1")
+
+
+def test_the_guard_refuses_a_call_that_would_pass_the_budget_counting_calls_in_flight() -> None:
+    guard = SpendGuard(1.0)
+    first = guard.reserve(0.4)
+    second = guard.reserve(0.4)
+    with pytest.raises(BudgetExceeded, match=r"estimated \$0\.3000.*KPI_LLM_BUDGET_USD=\$1\.00.*\$0\.8000"):
+        guard.reserve(0.3)  # 0.8 is in flight
+    guard.settle(first, 0.1)
+    guard.settle(second, 0.0, calls=0)  # failed before any answer: nothing billed
+    assert guard.reserve(0.3) == 0.3 and guard.spent_usd == pytest.approx(0.1) and guard.calls == 1
+
+
+def test_without_a_budget_the_guard_only_counts() -> None:
+    guard = SpendGuard(None)
+    guard.settle(guard.reserve(1e9), 5.0)
+    assert guard.spent_usd == 5.0 and guard.calls == 1
+
+
+def test_a_calls_expected_usage_writes_its_prefix_once_then_reads_it() -> None:
+    first = expected_usage(1000, 200, 3, prefix_cached=False)
+    later = expected_usage(1000, 200, 3, prefix_cached=True)
+    assert (first.cache_creation_input_tokens, first.cache_read_input_tokens, first.input_tokens) == (1000, 0, 200)
+    assert (later.cache_creation_input_tokens, later.cache_read_input_tokens, later.input_tokens) == (0, 1000, 200)
+    assert first.output_tokens == later.output_tokens == OUTPUT_TOKENS_PER_CALL + 3 * EXPECTED_OUTPUT_TOKENS_PER_METRIC

@@ -12,9 +12,12 @@ from kpi_pipeline.extraction.prompts import (
     SYSTEM_PROMPT,
     Prompt,
     PromptFormatError,
+    answer_key,
     build_prompt,
     count_tokens,
     parse_request,
+    prompt_asking,
+    prompt_tokens,
     request_hash,
     split_metrics,
 )
@@ -132,21 +135,62 @@ def test_parse_request_rejects_a_prompt_of_another_shape() -> None:
         parse_request([{"role": "user", "content": [{"type": "text", "text": "no question here"}]}])
 
 
-def test_request_hash_is_stable_and_changes_with_everything_the_answer_depends_on() -> None:
+def test_request_hash_is_stable_and_changes_with_everything_the_request_covers() -> None:
     req = request()
-    asked, others = split_metrics(req, catalog().metrics)
-    base = request_hash(MODEL, PROMPT_VERSION, req, asked, others)
-    assert base == request_hash(MODEL, PROMPT_VERSION, request(), *split_metrics(request(), catalog().metrics))
+    asked, _ = split_metrics(req, catalog().metrics)
+    base = request_hash(MODEL, PROMPT_VERSION, req, asked)
+    assert base == request_hash(MODEL, PROMPT_VERSION, request(), split_metrics(request(), catalog().metrics)[0])
     edited_source = ExtractionRequest(req.day, req.source_type, req.metric_ids, (SOURCES[0],))
     edited_metric = [asked[0].model_copy(update={"unit": "ratio"}), asked[1]]
     variants = {
-        request_hash("claude-haiku-5-5", PROMPT_VERSION, req, asked, others),
-        request_hash(MODEL, "other-version", req, asked, others),
-        request_hash(MODEL, PROMPT_VERSION, edited_source, asked, others),
-        request_hash(MODEL, PROMPT_VERSION, req, edited_metric, others),
-        request_hash(MODEL, PROMPT_VERSION, req, asked, ()),
+        request_hash("claude-haiku-5-5", PROMPT_VERSION, req, asked),
+        request_hash(MODEL, "other-version", req, asked),
+        request_hash(MODEL, PROMPT_VERSION, edited_source, asked),
+        request_hash(MODEL, PROMPT_VERSION, req, edited_metric),
+        request_hash(MODEL, PROMPT_VERSION, req, asked[:1]),
     }
     assert base not in variants and len(variants) == 5
+
+
+def test_an_answer_key_depends_on_its_metric_and_the_sources_but_not_on_the_rest_of_the_catalog() -> None:
+    req = request()
+    error_rate = catalog().metric("api_error_rate")
+    base = answer_key(MODEL, PROMPT_VERSION, req, error_rate)
+    alone = ExtractionRequest(req.day, req.source_type, ("api_error_rate",), req.sources)
+    assert answer_key(MODEL, PROMPT_VERSION, alone, error_rate) == base  # whatever else the request asks
+    variants = {
+        answer_key("claude-haiku-5-5", PROMPT_VERSION, req, error_rate),
+        answer_key(MODEL, "other-version", req, error_rate),
+        answer_key(MODEL, PROMPT_VERSION, ExtractionRequest(req.day, "slack", req.metric_ids, SOURCES[:1]), error_rate),
+        answer_key(
+            MODEL, PROMPT_VERSION, ExtractionRequest(date(2026, 7, 2), "slack", req.metric_ids, SOURCES), error_rate
+        ),
+        answer_key(MODEL, PROMPT_VERSION, req, error_rate.model_copy(update={"unit": "ratio"})),
+        answer_key(MODEL, PROMPT_VERSION, req, catalog().metric("p95_latency_ms")),
+    }
+    assert base not in variants and len(variants) == 6
+
+
+def test_a_prompt_asking_some_metrics_lists_the_rest_of_the_catalog_as_context_over_the_same_prefix() -> None:
+    req = request(("api_error_rate", "p95_latency_ms"))
+    only_latency = prompt_asking(req, [catalog().metric("p95_latency_ms")], catalog().metrics)
+    question = only_latency.user_blocks[-1]["text"]
+    spec = json.loads(question[question.index("<metrics>") + len("<metrics>") : question.rindex("</metrics>")])
+    assert [m["id"] for m in spec["metrics"]] == ["p95_latency_ms"]
+    assert [m["id"] for m in spec["other_metrics"]] == ["api_error_rate", "signups"]
+    assert only_latency.user_blocks[:-1] == prompt_for(req).user_blocks[:-1]
+    assert prompt_asking(req, split_metrics(req, catalog().metrics)[0], catalog().metrics) == prompt_for(req)
+
+
+def test_prompt_tokens_split_the_cached_prefix_from_the_question_block_by_block() -> None:
+    prompt = prompt_for(request())
+    tokens = prompt_tokens(MODEL, prompt)
+    *prefix_blocks, question = prompt.user_blocks
+    assert tokens.prefix == sum(count_tokens(b["text"]) for b in [*prompt.system, *prefix_blocks])
+    assert tokens.question == count_tokens(question["text"])
+    other_question = prompt_tokens(MODEL, prompt_for(request(("signups",))))
+    assert other_question.prefix_key == tokens.prefix_key  # same sources: the same cache entry
+    assert prompt_tokens("claude-haiku-5-5", prompt).prefix_key != tokens.prefix_key
 
 
 def test_split_metrics_refuses_a_metric_missing_from_the_catalog() -> None:

@@ -93,3 +93,30 @@ def test_anthropic_without_a_key_says_which_variable_to_set() -> None:
 def test_a_model_without_a_price_names_prices_yaml() -> None:
     with pytest.raises(PricingError, match=r"prices\.yaml"):
         LlmResource(api_key=KEY, model="claude-fable-5-2").get_backend()
+
+
+def test_batch_min_days_and_budget_come_from_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPI_LLM_BATCH_MIN_DAYS", "30")
+    monkeypatch.setenv("KPI_LLM_BUDGET_USD", "12.5")
+    llm = LlmResource(
+        api_key=KEY,
+        batch_min_days=EnvVar.int("KPI_LLM_BATCH_MIN_DAYS"),
+        budget_usd=EnvVar("KPI_LLM_BUDGET_USD"),
+    )
+    with build_resources({"llm": llm}) as resources:
+        backend = resources.llm.get_backend()
+    assert isinstance(backend, AnthropicBackend)
+    assert (backend.batch_min_days, backend.budget_usd) == (30, 12.5)
+
+
+def test_by_default_a_run_batches_from_14_days_with_no_budget() -> None:
+    backend = LlmResource(api_key=KEY).get_backend()
+    assert isinstance(backend, AnthropicBackend)
+    assert (backend.batch_min_days, backend.budget_usd) == (14, None)
+    never = LlmResource(api_key=KEY, batch_min_days=0).get_backend()
+    assert isinstance(never, AnthropicBackend) and never.batch_min_days is None
+
+
+def test_a_budget_that_is_not_dollars_names_the_setting() -> None:
+    with pytest.raises(PricingError, match="KPI_LLM_BUDGET_USD='ten'"):
+        LlmResource(api_key=KEY, budget_usd="ten").get_backend()
