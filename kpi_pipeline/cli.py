@@ -209,8 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors a user can fix print one line (what, where, what to do), not a traceback."""
+    from kpi_pipeline.catalog import CatalogError
+    from kpi_pipeline.extraction.anthropic_backend import LlmConfigError
+    from kpi_pipeline.extraction.cost import BudgetExceeded
+    from kpi_pipeline.orchestration.evaluate import DatasetError
+    from kpi_pipeline.sources.errors import SourceError
+    from kpi_pipeline.warehouse import WarehouseError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except (CatalogError, DatasetError, SourceError, WarehouseError, LlmConfigError, BudgetExceeded) as exc:
+        print(f"kpi-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def generate_dataset(out_dir: Path, *, seed: int = 7, scale: int = 1, phrasings:
     slack = SlackWriter(out_dir / "slack", company, plan, seed).write()
     jira = JiraWriter(out_dir / "jira", company, plan, seed, scale).write()
     docs = DocsWriter(out_dir / "docs", company, plan, phrasing, seed, scale).write()
-    (out_dir / "metrics.yaml").write_text(catalog_yaml())
+    (out_dir / "metrics.yaml").write_text(catalog_yaml(phrasing.aliases))
     readings = write_truth(out_dir / "truth.csv", plan)
     return DatasetSummary(
         out_dir,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -340,14 +341,16 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def catalog_dict() -> dict[str, Any]:
+def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """The catalog; `aliases` replaces the metrics' names with a dataset's own vocabulary (a company's
+    metrics.yaml names its metrics the way its people write them)."""
     metrics = []
     for k in KPIS:
         entry: dict[str, Any] = {
             "id": k.id,
             "description": k.description,
             "unit": k.unit,
-            "aliases": list(k.aliases),
+            "aliases": list(aliases[k.id] if aliases else k.aliases),
             "sources": list(k.sources),
             "validation": {"min": _number(k.min_value), "max": _number(k.max_value)},
             "direction": k.direction,
@@ -360,9 +363,11 @@ def catalog_dict() -> dict[str, Any]:
     return {"metrics": metrics, "objectives": list(OBJECTIVES), "source_authority": SOURCE_AUTHORITY}
 
 
-def catalog_yaml() -> str:
+def catalog_yaml(aliases: Mapping[str, Sequence[str]] | None = None) -> str:
     """The text of metrics.yaml: the header comment plus the catalog in block style with flow-style leaves."""
-    body = yaml.safe_dump(catalog_dict(), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
+    body = yaml.safe_dump(
+        catalog_dict(aliases), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True
+    )
     return CATALOG_HEADER + body
 
 
