@@ -22,6 +22,10 @@ from kpi_pipeline.resources.warehouse import WarehouseResource
 
 dataset = settings.dataset_dir()
 
+
+def _env_int(name: str, default: int) -> int:
+    return EnvVar.int(name) if os.environ.get(name) else default
+
 resources = {
     "warehouse": WarehouseResource(url=settings.env_or("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)),
     "catalog": CatalogResource(path=settings.env_or("KPI_CATALOG", str(settings.catalog_path()))),
@@ -43,7 +47,10 @@ resources = {
         api_key=settings.optional_env("ANTHROPIC_API_KEY"),
         base_url=settings.optional_env("ANTHROPIC_BASE_URL"),
         model=settings.optional_env("KPI_LLM_MODEL"),
-        batch_min_days=EnvVar.int("KPI_LLM_BATCH_MIN_DAYS") if os.environ.get("KPI_LLM_BATCH_MIN_DAYS") else 14,
+        batch_min_days=_env_int("KPI_LLM_BATCH_MIN_DAYS", 14),
+        max_concurrency=_env_int("KPI_LLM_MAX_CONCURRENCY", 4),
+        requests_per_minute=_env_int("KPI_LLM_REQUESTS_PER_MINUTE", 50),
+        input_tokens_per_minute=_env_int("KPI_LLM_INPUT_TOKENS_PER_MINUTE", 30_000),
         budget_usd=settings.optional_env("KPI_LLM_BUDGET_USD"),
         response_cache_dir=settings.env_or("KPI_LLM_RESPONSE_CACHE_DIR", "data/llm_cache"),
     ),
