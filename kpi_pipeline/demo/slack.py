@@ -166,8 +166,9 @@ def _epoch(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+def _fields(template: str) -> tuple[str, ...]:
+    """Slot names in template order: the random draws then happen in the same order in every process."""
+    return tuple(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(template) if name))
 
 
 _TEMPLATE_FIELDS = {t: _fields(t) for ts in (*FILLER.values(), REPLIES, *BOT_TEXT.values()) for t in ts}
