@@ -1,0 +1,83 @@
+"""The Definitions object: loads, and every asset spec matches the reviewed snapshot.
+
+A change to an asset's key, group, partitioning, dependencies, backfill policy or pool shows up here as a
+diff to review (regenerate with KPI_UPDATE_SNAPSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from kpi_pipeline.definitions import defs
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
+
+
+def asset_specs() -> dict[str, Any]:
+    graph = defs.resolve_asset_graph()
+    specs: dict[str, Any] = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        policy = node.backfill_policy
+        specs[key.to_user_string()] = {
+            "group": node.group_name,
+            "partitioned": type(node.partitions_def).__name__ if node.partitions_def else None,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "kinds": sorted(node.kinds),
+            "backfill_policy": policy.policy_type.value if policy else None,
+            "pools": sorted(defs.resolve_assets_def(key).node_def.pools),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    return specs
+
+
+def test_every_asset_spec_matches_the_snapshot() -> None:
+    specs = asset_specs()
+    if os.environ.get("KPI_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(specs, indent=2, sort_keys=True) + "\n")
+    assert specs == json.loads(SNAPSHOT.read_text())
+
+
+def test_every_daily_asset_is_a_single_run_backfill_on_the_shared_partitions() -> None:
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+    from kpi_pipeline.partitions import daily_partitions
+
+    graph = defs.resolve_asset_graph()
+    for name in DAILY_ASSETS:
+        node = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == name))
+        assert node.partitions_def == daily_partitions, name
+        assert node.backfill_policy is not None and node.backfill_policy.max_partitions_per_run is None, name
+
+
+def test_the_quality_gate_blocks_and_the_publish_step_depends_on_what_it_checks() -> None:
+    from kpi_pipeline import checks
+
+    spec = next(iter(checks.metric_values_quality_gate.check_specs))
+    assert spec.name == "quality_gate" and spec.blocking
+    assert spec.asset_key.to_user_string() == "metric_values"
+    graph = defs.resolve_asset_graph()
+    assert spec.key in graph.asset_check_keys
+    publishers = [k.to_user_string() for k in graph.get_all_asset_keys() if spec.asset_key in graph.get(k).parent_keys]
+    assert "fct_metric_daily" in publishers
+
+
+def test_secrets_are_passed_as_env_vars_not_values(monkeypatch: Any) -> None:
+    import importlib
+
+    import kpi_pipeline.definitions as module
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-secret-value")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    reloaded = importlib.reload(module)
+    try:
+        llm, slack = reloaded.resources["llm"], reloaded.resources["slack"]
+        for field, name in ((llm.api_key, "ANTHROPIC_API_KEY"), (slack.token, "SLACK_BOT_TOKEN")):
+            assert "secret-value" not in repr(field)
+            assert getattr(field, "env_var_name", None) == name
+    finally:
+        monkeypatch.delenv("ANTHROPIC_API_KEY")
+        monkeypatch.delenv("SLACK_BOT_TOKEN")
+        importlib.reload(module)
