@@ -26,6 +26,7 @@ dataset = settings.dataset_dir()
 def _env_int(name: str, default: int) -> int:
     return EnvVar.int(name) if os.environ.get(name) else default
 
+
 resources = {
     "warehouse": WarehouseResource(url=settings.env_or("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)),
     "catalog": CatalogResource(path=settings.env_or("KPI_CATALOG", str(settings.catalog_path()))),

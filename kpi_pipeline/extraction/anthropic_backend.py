@@ -328,15 +328,30 @@ class AnthropicBackend:
             for index, result in self._extract_batch(pending).items():
                 results[index] = result
         elif pending:
-            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(pending))) as pool:
-                futures = {index: pool.submit(self._extract_one, item) for index, item in pending.items()}
+            for index, result in self._extract_concurrently(pending).items():
+                results[index] = result
+        return [r for r in results if r is not None]
+
+    def _extract_concurrently(self, pending: dict[int, _Pending]) -> dict[int, ExtractionResult]:
+        """Concurrent calls in two waves: the first request of each sources prefix, then the others. The API's
+        prompt cache can be read only once the response that writes it has begun, so a call racing the first of
+        its prefix would pay the cache write again instead of reading it."""
+        leaders: dict[str, int] = {}
+        for index, item in pending.items():
+            leaders.setdefault(item.tokens.prefix_key, index)
+        first = set(leaders.values())
+        waves = [sorted(first), [index for index in pending if index not in first]]
+        done: dict[int, ExtractionResult] = {}
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(pending))) as pool:
+            for wave in waves:
+                futures = {index: pool.submit(self._extract_one, pending[index]) for index in wave}
                 try:
                     for index, future in futures.items():
-                        results[index] = future.result()
+                        done[index] = future.result()
                 except BaseException:
                     pool.shutdown(cancel_futures=True)  # a fatal error stops the calls not yet started
                     raise
-        return [r for r in results if r is not None]
+        return done
 
     # -- shared -------------------------------------------------------------------------------------------
 

@@ -254,32 +254,5 @@ def _stats(
     }
 
 
-GATE_REASONS = ("no_value", "low_confidence", "out_of_range", "ungrounded", INJECTION_FLAG)
-
-
 def _injections(v: Synthesis) -> list[dict[str, str]]:
     return [i for i in v.grounding_issues if i.get("flag") == INJECTION_FLAG]
-
-
-def gate_reasons(value: Mapping[str, Any], metric: Metric) -> list[str]:
-    """Why a `metric_values` row must not be published (empty: publish). The GX suites enforce the same rules."""
-    injected = [INJECTION_FLAG] if INJECTION_FLAG in str(value.get("grounding_issues") or "") else []
-    reasons: list[str] = []
-    number = value.get("value")
-    if number is None or pd.isna(number):
-        return ["no_value", *injected]
-    if float(value["confidence"]) < metric.min_confidence:
-        reasons.append("low_confidence")
-    low, high = metric.validation.min, metric.validation.max
-    if (low is not None and number < low) or (high is not None and number > high):
-        reasons.append("out_of_range")
-    if not bool(value.get("grounded")):
-        reasons.append("ungrounded")
-    return reasons + injected
-
-
-def publishable(values: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """The rows of `values` that pass `gate_reasons`."""
-    rows = [{str(k): v for k, v in row.items()} for row in values.to_dict("records")]
-    keep = [not gate_reasons(row, catalog.metric(str(row["metric_id"]))) for row in rows]
-    return values[pd.Series(keep, index=values.index, dtype=bool)] if len(values) else values

@@ -18,10 +18,9 @@ from kpi_pipeline.extraction.pipeline import (
     RawDay,
     extract_day,
     extract_days,
-    gate_reasons,
-    publishable,
 )
 from kpi_pipeline.extraction.schema import ExtractionRequest, ExtractionResult
+from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_ISSUES, RAW_SLACK_MESSAGES
 
 DAY = date(2026, 7, 3)
@@ -169,7 +168,9 @@ def test_an_injection_holds_back_its_metric_whatever_else_was_read() -> None:
     assert nps["value"] == 41  # read from the honest message; the injected 100 never reached the extractor
     assert [i["flag"] for i in json.loads(str(nps["grounding_issues"]))] == ["suspected_prompt_injection"]
     assert "suspected prompt injection" in str(nps["reasoning"])
-    assert gate_reasons({str(k): v for k, v in nps.items()}, CATALOG.metric("nps")) == ["suspected_prompt_injection"]
+    gate = run_gate(result.values, CATALOG, [DAY])
+    held = gate.quarantine.set_index("metric_id")
+    assert [r.split(":")[0] for r in held.loc["nps", "reasons"]] == ["no_prompt_injection"]
 
 
 def test_several_days_share_one_backend_call() -> None:
@@ -199,37 +200,3 @@ def test_backend_returning_the_wrong_number_of_results_is_an_error() -> None:
 
     with pytest.raises(RuntimeError, match="returned 0 results"):
         extract_day(DAY, raw_day(), CATALOG, Broken())
-
-
-INJECTED = json.dumps([{"flag": "suspected_prompt_injection", "source_id": "slack:C1:9", "detail": "..."}])
-
-
-@pytest.mark.parametrize(
-    ("row", "reasons"),
-    [
-        ({"value": 3.4, "confidence": 0.9, "grounded": True}, []),
-        ({"value": None, "confidence": 0.0, "grounded": False}, ["no_value"]),
-        ({"value": 140.0, "confidence": 0.9, "grounded": True}, ["out_of_range"]),
-        ({"value": 3.4, "confidence": 0.5, "grounded": False}, ["low_confidence", "ungrounded"]),
-        (
-            {"value": None, "confidence": 0.0, "grounded": False, "grounding_issues": INJECTED},
-            ["no_value", "suspected_prompt_injection"],
-        ),
-        (
-            {"value": 3.4, "confidence": 0.9, "grounded": True, "grounding_issues": INJECTED},
-            ["suspected_prompt_injection"],
-        ),
-    ],
-)
-def test_gate_reasons(row: dict[str, object], reasons: list[str]) -> None:
-    assert gate_reasons(row, CATALOG.metric("api_error_rate")) == reasons
-
-
-def test_publishable_keeps_rows_that_pass() -> None:
-    values = pd.DataFrame(
-        [
-            {"metric_id": "api_error_rate", "value": 3.4, "confidence": 0.9, "grounded": True},
-            {"metric_id": "api_error_rate", "value": 140.0, "confidence": 0.9, "grounded": True},
-        ]
-    )
-    assert publishable(values, CATALOG)["value"].tolist() == [3.4]

@@ -13,8 +13,9 @@ import pytest
 from kpi_pipeline.catalog import Catalog, load_catalog
 from kpi_pipeline.demo import generate_dataset
 from kpi_pipeline.extraction.anthropic_backend import ABSTAIN_PREFIX, DEFAULT_BATCH_MIN_DAYS
-from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days, gate_reasons, publishable
+from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
 from kpi_pipeline.orchestration.estimate import raw_days_from_sources
+from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
 from tests.orchestration.test_estimate import KEY, claude, demo_days, demo_sources
 
@@ -82,9 +83,12 @@ def test_items_that_keep_failing_are_reported_on_their_day_and_the_rest_publishe
     # exactly what the fault-free run gave
     values = frame(results, "values")
     assert len(values) == len(fortnight) * len(catalog.metrics)
-    held = values.drop(publishable(values, catalog).index)
-    rows = [{str(k): v for k, v in row.items()} for row in held.to_dict("records")]
-    assert rows and all(gate_reasons(row, catalog.metric(row["metric_id"])) for row in rows)
+    stored = values.assign(run_id="test", computed_at=pd.Timestamp.now(tz="UTC"))  # as extract.metric_values holds it
+    gate = run_gate(stored, catalog, sorted(fortnight))
+    assert not gate.structural
+    assert all(len(reasons) > 0 for reasons in gate.quarantine["reasons"])
+    abstained = int(values["value"].isna().sum() - gate.quarantine["value"].isna().sum())
+    assert len(gate.publish) + len(gate.quarantine) + abstained == len(values)  # published, held back, or abstained
     touched = {(day, metric_id) for day, _, metric_id in failed_readings}
     keys = list(zip(values["day"], values["metric_id"], strict=True))
     untouched = values[[key not in touched for key in keys]].set_index(["day", "metric_id"])["value"]

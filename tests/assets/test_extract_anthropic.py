@@ -1,0 +1,157 @@
+"""Acceptance: a demo day materialized by Dagster from `kpi_pipeline.definitions` with the anthropic backend,
+against the local Anthropic server, gives the offline backend's values; every call after the first over the
+same sources reads them from the prompt cache; an identical rerun is answered from the response cache."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+
+import kpi_pipeline.definitions
+from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.testing.anthropic_server import serve_anthropic
+from kpi_pipeline.warehouse import open_warehouse
+
+DAY = "2026-07-31"  # a month end: the demo day with the most readings in truth.csv (status doc, Slack, Jira)
+KEY = "sk-ant-dagster-acceptance"
+CONFIG_PREFIXES = ("KPI_", "ANTHROPIC_", "SLACK_", "JIRA_")
+VALUES_SQL = "SELECT metric_id, status, value FROM extract.metric_values ORDER BY metric_id"
+FACTS_SQL = "SELECT metric_id, day, value, confidence, status, n_sources FROM kpi.fct_metric_daily ORDER BY metric_id"
+
+
+@contextmanager
+def definitions_under(env: Mapping[str, str]) -> Iterator[Definitions]:
+    """`kpi_pipeline.definitions` as `dagster dev` loads it with only `env` configured. The module reads the
+    environment when imported (and its EnvVars at run time), so it is reloaded, and reloaded again afterwards."""
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name in os.environ:
+                if name.startswith(CONFIG_PREFIXES) and name not in env:
+                    patch.delenv(name)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            yield importlib.reload(kpi_pipeline.definitions).defs
+    finally:
+        importlib.reload(kpi_pipeline.definitions)
+
+
+def pipeline_env(dataset: Path, warehouse_url: str, cache_dir: Path, **llm: str) -> dict[str, str]:
+    """The demo dataset into `warehouse_url`, with `llm` choosing and configuring the backend."""
+    return {
+        "KPI_DATASET": str(dataset),
+        "KPI_WAREHOUSE_URL": warehouse_url,
+        "KPI_LLM_RESPONSE_CACHE_DIR": str(cache_dir),
+        **llm,
+    }
+
+
+def materialize(
+    defs: Definitions, tags: Mapping[str, str] | None = None, partition_key: str | None = None
+) -> ExecuteInProcessResult:
+    """The daily job (every daily asset and its blocking check) for one partition or a tagged range, in one run."""
+    job = defs.resolve_job_def("daily_kpi_job")
+    return job.execute_in_process(partition_key=partition_key, tags=tags, instance=DagsterInstance.ephemeral())
+
+
+def call_order(calls: pd.DataFrame) -> pd.DataFrame:
+    """llm_calls in the order the day's requests were made: the index inside `day:source_type:index:hash`."""
+    index = calls["call_id"].str.split(":").str[2].astype(int)
+    return calls.assign(index=index).sort_values("index", ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Runs:
+    offline_values: pd.DataFrame
+    offline_facts: pd.DataFrame
+    values: pd.DataFrame
+    facts: pd.DataFrame
+    calls: pd.DataFrame
+    requests: dict[str, int]
+    rerun_values: pd.DataFrame
+    rerun_calls: pd.DataFrame
+    rerun_requests: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The day offline into warehouse A; through the local server into warehouse B, twice."""
+    tmp = tmp_path_factory.mktemp("extract_anthropic")
+    dataset = generate_dataset(tmp / "demo", seed=7).out_dir
+    offline_url, claude_url = f"duckdb:///{tmp / 'a.duckdb'}", f"duckdb:///{tmp / 'b.duckdb'}"
+
+    with definitions_under(pipeline_env(dataset, offline_url, tmp / "cache_a", KPI_LLM_BACKEND="offline")) as defs:
+        assert materialize(defs, partition_key=DAY).success
+    offline = open_warehouse(offline_url)
+
+    with serve_anthropic(api_key=KEY) as server:
+        env = pipeline_env(
+            dataset,
+            claude_url,
+            tmp / "cache_b",
+            KPI_LLM_BACKEND="anthropic",
+            ANTHROPIC_API_KEY=KEY,
+            ANTHROPIC_BASE_URL=server.base_url,
+        )
+        with definitions_under(env) as defs:
+            assert materialize(defs, partition_key=DAY).success
+            claude = open_warehouse(claude_url)
+            values, facts = claude.query_df(VALUES_SQL), claude.query_df(FACTS_SQL)
+            calls = claude.query_df("SELECT * FROM extract.llm_calls")
+            requests = dict(server.requests)
+            assert materialize(defs, partition_key=DAY).success
+            rerun_requests = dict(server.requests)
+    return Runs(
+        offline_values=offline.query_df(VALUES_SQL),
+        offline_facts=offline.query_df(FACTS_SQL),
+        values=values,
+        facts=facts,
+        calls=call_order(calls),
+        requests=requests,
+        rerun_values=claude.query_df(VALUES_SQL),
+        rerun_calls=claude.query_df("SELECT * FROM extract.llm_calls"),
+        rerun_requests=rerun_requests,
+    )
+
+
+@pytest.mark.slow
+def test_the_anthropic_backend_gives_the_offline_backends_values_and_facts(runs: Runs) -> None:
+    pd.testing.assert_frame_equal(runs.values, runs.offline_values)
+    pd.testing.assert_frame_equal(runs.facts, runs.offline_facts)
+    assert len(runs.values) == 12  # one row per catalog metric
+    assert len(runs.facts) >= 8  # the day is rich: most metrics are published, not abstained
+
+
+@pytest.mark.slow
+def test_every_call_is_a_real_http_request_billed_by_the_anthropic_backend(runs: Runs) -> None:
+    calls = runs.calls
+    assert runs.requests == {"POST /v1/messages": len(calls)}  # one day is below batch_min_days: no batch
+    assert (calls["backend"] == "anthropic").all() and (calls["cost_usd"] > 0).all()
+    assert not calls["response_cache_hit"].any() and not calls["batch"].any()
+    assert set(calls["source_type"]) == {"slack", "jira", "docs"}
+
+
+@pytest.mark.slow
+def test_calls_after_the_first_over_the_same_sources_read_them_from_the_prompt_cache(runs: Runs) -> None:
+    groups = [group for _, group in runs.calls.groupby(["day", "source_type"]) if len(group) > 1]
+    assert groups, "no source group was asked in more than one call"
+    for group in groups:
+        first, later = group.iloc[0], group.iloc[1:]
+        assert first["cache_creation_input_tokens"] > 0 and first["cache_read_input_tokens"] == 0, first["call_id"]
+        assert (later["cache_read_input_tokens"] == first["cache_creation_input_tokens"]).all(), list(later["call_id"])
+        assert (later["cache_creation_input_tokens"] == 0).all(), list(later["call_id"])
+
+
+@pytest.mark.slow
+def test_an_identical_rerun_is_answered_from_the_response_cache_without_a_request(runs: Runs) -> None:
+    assert runs.rerun_requests == runs.requests
+    assert len(runs.rerun_calls) == len(runs.calls)
+    assert runs.rerun_calls["response_cache_hit"].all() and (runs.rerun_calls["cost_usd"] == 0).all()
+    pd.testing.assert_frame_equal(runs.rerun_values, runs.values)
