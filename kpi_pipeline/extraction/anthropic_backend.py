@@ -47,6 +47,7 @@ from kpi_pipeline.extraction.prompts import (
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
+    NOT_READ_PREFIX,
     PROMPT_VERSION,
     ExtractionRequest,
     ExtractionResponse,
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 4096
 DEFAULT_BATCH_MIN_DAYS = 14
-ABSTAIN_PREFIX = "abstained: "
 OUTPUT_CONFIG: OutputConfigParam = {
     "format": {"type": "json_schema", "schema": anthropic.transform_schema(ExtractionResponse)}
 }
@@ -83,7 +83,7 @@ class LlmUnavailableError(RuntimeError):
 
 def abstain(metric_id: str, reason: str) -> MetricAnswer:
     """A null answer that records why no value was read (distinct from 'not stated', which the model says)."""
-    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning=ABSTAIN_PREFIX + reason)
+    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning=NOT_READ_PREFIX + reason)
 
 
 def validate_answers(

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from kpi_pipeline.catalog import Catalog
 
 PROMPT_VERSION = "2026-11-26.1"
+# reasoning of an answer that is not the model's: the call failed (refusal, truncation, batch item lost)
+NOT_READ_PREFIX = "abstained: "
 
 
 class Evidence(BaseModel):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from kpi_pipeline.catalog import Metric
+from kpi_pipeline.extraction.schema import NOT_READ_PREFIX
 
 STATUSES = ("ok", "conflict", "abstained", "ungrounded")
 CONFLICT_WEIGHT = 0.25  # how much a fully trusted, equally authoritative dissent takes off the confidence
@@ -71,6 +72,17 @@ def disagree(a: float, b: float, tolerance: float) -> bool:
     return abs(a - b) > tolerance * max(abs(a), abs(b), 1e-12)
 
 
+def _why_abstained(readings: Sequence[Reading]) -> str:
+    """'not enough evidence in docs, jira', and which groups were never read (a failed call) and why."""
+    unread = [r for r in readings if r.reasoning.startswith(NOT_READ_PREFIX)]
+    read = sorted(r.source_type for r in readings if r not in unread)
+    parts = [f"not enough evidence in {', '.join(read)}"] if read or not unread else []
+    if not readings:
+        parts = ["not enough evidence in no source group"]
+    parts += [f"not read: {r.source_type} ({r.reasoning.removeprefix(NOT_READ_PREFIX)})" for r in unread]
+    return "; ".join(parts)
+
+
 def synthesize(
     metric: Metric,
     day: date,
@@ -85,7 +97,6 @@ def synthesize(
     prompt_version = readings[0].prompt_version if readings else ""
     set_aside = _set_aside(day_issues)
     if not with_value:
-        groups = ", ".join(sorted(r.source_type for r in readings)) or "no source group"
         return Synthesis(
             metric.id,
             day,
@@ -95,7 +106,7 @@ def synthesize(
             0,
             False,
             (),
-            f"not enough evidence in {groups}{set_aside}",
+            _why_abstained(readings) + set_aside,
             None,
             model,
             prompt_version,

@@ -16,8 +16,8 @@ from dagster import Definitions
 
 from kpi_pipeline.catalog import load_catalog
 from kpi_pipeline.demo import generate_dataset
-from kpi_pipeline.extraction.anthropic_backend import ABSTAIN_PREFIX, AnthropicBackend
-from kpi_pipeline.extraction.schema import ExtractionBackend
+from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
+from kpi_pipeline.extraction.schema import NOT_READ_PREFIX, ExtractionBackend
 from kpi_pipeline.resources.llm import LlmResource
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
 from kpi_pipeline.warehouse import open_warehouse
@@ -30,7 +30,7 @@ RANGE_TAGS = {
     "dagster/asset_partition_range_end": DAYS[-1].isoformat(),
 }
 ERRORED, EXPIRED = 3, 2
-BATCH_FAILURE = ABSTAIN_PREFIX + "batch item"
+BATCH_FAILURE = NOT_READ_PREFIX + "batch item"
 
 
 class BatchTunedLlm(LlmResource):
@@ -205,11 +205,6 @@ def test_without_resubmits_failed_items_end_as_abstentions_naming_the_batch_fail
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="synthesis.py words every abstention 'not enough evidence in <groups>', even when a group's sources "
-    "were never read because its batch item failed",
-)
 def test_a_metric_day_lost_to_failed_items_says_so_in_its_value(not_resubmitted: Backfill) -> None:
     reasoning = by_key(not_resubmitted.values, "reasoning")
     reasons = [reasoning[key] for key in lost_to_failures(not_resubmitted.candidates)]

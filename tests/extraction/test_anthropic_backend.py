@@ -18,7 +18,6 @@ import pytest
 
 from kpi_pipeline.catalog import Catalog, Metric, parse_catalog
 from kpi_pipeline.extraction.anthropic_backend import (
-    ABSTAIN_PREFIX,
     DEFAULT_BATCH_MIN_DAYS,
     AnthropicBackend,
     LlmConfigError,
@@ -32,6 +31,7 @@ from kpi_pipeline.extraction.prompts import parse_request, request_hash, split_m
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
+    NOT_READ_PREFIX,
     PROMPT_VERSION,
     Evidence,
     ExtractionRequest,
@@ -304,7 +304,7 @@ def test_an_unpriced_model_is_refused_before_any_call(server: AnthropicServer) -
 
 def abstained(result: ExtractionResult) -> list[str]:
     assert all(a.value is None and a.confidence == 0 for a in result.answers)
-    return [a.reasoning for a in result.answers if a.reasoning.startswith(ABSTAIN_PREFIX)]
+    return [a.reasoning for a in result.answers if a.reasoning.startswith(NOT_READ_PREFIX)]
 
 
 def test_malformed_json_is_retried_once(server: AnthropicServer) -> None:
@@ -369,7 +369,7 @@ def test_every_requested_metric_gets_exactly_one_answer_in_order() -> None:
     )
     checked = validate_answers(response, req, [CATALOG.metric("api_error_rate"), CATALOG.metric("signups")])
     assert [(a.metric_id, a.value) for a in checked] == [("api_error_rate", None), ("signups", 10)]
-    assert checked[0].reasoning.startswith(ABSTAIN_PREFIX)
+    assert checked[0].reasoning.startswith(NOT_READ_PREFIX)
 
 
 def test_a_non_finite_value_is_not_an_answer() -> None:

@@ -12,8 +12,9 @@ import pytest
 
 from kpi_pipeline.catalog import Catalog, load_catalog
 from kpi_pipeline.demo import generate_dataset
-from kpi_pipeline.extraction.anthropic_backend import ABSTAIN_PREFIX, DEFAULT_BATCH_MIN_DAYS
+from kpi_pipeline.extraction.anthropic_backend import DEFAULT_BATCH_MIN_DAYS
 from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
+from kpi_pipeline.extraction.schema import NOT_READ_PREFIX
 from kpi_pipeline.orchestration.estimate import raw_days_from_sources
 from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
@@ -74,7 +75,7 @@ def test_items_that_keep_failing_are_reported_on_their_day_and_the_rest_publishe
 
     # reported: each metric of a failed item is an abstained reading that says what happened
     candidates = frame(results, "candidates")
-    reported = candidates[candidates["reasoning"].str.startswith(ABSTAIN_PREFIX + "batch item")]
+    reported = candidates[candidates["reasoning"].str.startswith(NOT_READ_PREFIX + "batch item")]
     assert set(zip(reported["day"], reported["source_type"], reported["metric_id"], strict=True)) == failed_readings
     assert reported["reasoning"].str.endswith("after 1 submissions").all()
     assert reported["reasoning"].str.contains("errored").any() and reported["reasoning"].str.contains("expired").any()
