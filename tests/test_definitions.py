@@ -81,3 +81,16 @@ def test_secrets_are_passed_as_env_vars_not_values(monkeypatch: Any) -> None:
         monkeypatch.delenv("ANTHROPIC_API_KEY")
         monkeypatch.delenv("SLACK_BOT_TOKEN")
         importlib.reload(module)
+
+
+def test_resource_reprs_never_show_secrets() -> None:
+    from kpi_pipeline.resources.jira import JiraSource
+    from kpi_pipeline.resources.llm import LlmResource
+    from kpi_pipeline.resources.slack import SlackSource
+
+    shown = [
+        repr(JiraSource(source="api", api_token="secret-1")),
+        repr(LlmResource(api_key="secret-2")),
+        repr(SlackSource(source="api", token="secret-3")),
+    ]
+    assert not [r for r in shown if "secret-" in r]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
@@ -32,7 +33,7 @@ class JiraSource(dg.ConfigurableResource):
     source: str
     url: str | None = None
     email: str | None = None
-    api_token: str | None = None
+    api_token: str | None = Field(default=None, repr=False)
     jql: str | None = None
 
     def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:

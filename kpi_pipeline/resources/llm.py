@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import anthropic
 from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import Field
 
 from kpi_pipeline.extraction.anthropic_backend import (
     DEFAULT_BATCH_MIN_DAYS,
@@ -30,7 +31,7 @@ class LlmResource(ConfigurableResource):
     `KPI_LLM_BATCH_MIN_DAYS`, `KPI_LLM_BUDGET_USD`."""
 
     backend: str | None = None
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
     base_url: str | None = None
     model: str | None = None
     max_concurrency: int = 4
