@@ -14,6 +14,12 @@ fresh DAGSTER_HOME (SQLite instance, no dagster.yaml: the embedded default):
 The published kpi.fct_metric_daily must be the same on every side (same rows, same values). For (b) and (c) the
 Dagster event log splits the wall clock into phases, so the overhead can be traced to where it goes.
 Target: (b) at most 1.5x (a).
+
+What-if flags (measured suggestions, not the default configuration):
+  --planned-subset   DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1: one planned event per asset for a ranged
+                     run instead of one per asset and day.
+  --bytecode-cache   children read and write .pyc files under the scratch dir (warmed before timing), as a venv
+                     installed with `uv sync --compile-bytecode` would, even when PYTHONDONTWRITEBYTECODE is set.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,14 +128,35 @@ class Measured:
     phases: Phases = field(default_factory=list)
 
 
-def side_env(scratch: Path, dataset: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Setup:
+    dataset: Path
+    quarter: str
+    extra_env: dict[str, str] = field(default_factory=dict)  # added to every child's environment
+    drop_env: tuple[str, ...] = ()  # removed from it
+
+
+def base_env(setup: Setup) -> dict[str, str]:
+    """This process's environment without settings that would change a side's work, plus the what-ifs."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_SETTINGS) and k not in setup.drop_env}
+    return kept | setup.extra_env
+
+
+def warm_bytecode(setup: Setup) -> None:
+    """Compile what every side's processes import (CLI, daemon, code server, run worker, GX) before timing."""
+    modules = "kpi_pipeline.cli, kpi_pipeline.definitions, kpi_pipeline.orchestration.backfill, great_expectations"
+    modules += ", dagster._daemon.cli, dagster._cli.api, dagster._grpc.server, kpi_pipeline.demo"
+    subprocess.run([sys.executable, "-W", "ignore", "-c", f"import {modules}"], env=base_env(setup), check=True)
+
+
+def side_env(scratch: Path, setup: Setup) -> dict[str, str]:
     """A clean environment naming this run's scratch instance and warehouse and the offline extractor."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN_SETTINGS)}
+    env = base_env(setup)
     home = scratch / "dagster_home"
     home.mkdir()
     env |= {
         "DAGSTER_HOME": str(home),
-        "KPI_DATASET": str(dataset),
+        "KPI_DATASET": str(setup.dataset),
         "KPI_WAREHOUSE_URL": f"duckdb:///{scratch / 'warehouse.duckdb'}",
         "KPI_LLM_BACKEND": "offline",
         "KPI_LLM_RESPONSE_CACHE_DIR": str(scratch / "llm_cache"),
@@ -148,12 +175,12 @@ def command(side: str, dataset: Path, quarter: str) -> list[str]:
     return [sys.executable, __file__, "--child", side, "--dataset", str(dataset), "--quarter", quarter]
 
 
-def measure(side: str, dataset: Path, quarter: str, scratch: Path) -> Measured:
+def measure(side: str, setup: Setup, scratch: Path) -> Measured:
     """Run one side in a fresh process on a fresh instance and warehouse; time it and read what it published."""
-    env = side_env(scratch, dataset)
+    env = side_env(scratch, setup)
     spawned = time.time()
     done = subprocess.run(
-        command(side, dataset, quarter),
+        command(side, setup.dataset, setup.quarter),
         env=env,
         cwd=scratch,
         capture_output=True,
@@ -162,7 +189,9 @@ def measure(side: str, dataset: Path, quarter: str, scratch: Path) -> Measured:
     )
     exited = time.time()
     if done.returncode != 0:
-        raise SystemExit(f"side {side} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        failures = "" if side == "plain" else dagster_failures(Path(env["DAGSTER_HOME"]))
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{failures}"
+        raise SystemExit(f"side {side} failed ({done.returncode}):\n{output}")
     from kpi_pipeline.warehouse import open_warehouse
 
     published = open_warehouse(env["KPI_WAREHOUSE_URL"]).query_df(PUBLISHED_SQL)
@@ -174,6 +203,19 @@ def measure(side: str, dataset: Path, quarter: str, scratch: Path) -> Measured:
     else:
         measured.phases = dagster_phases(Path(env["DAGSTER_HOME"]), spawned, exited)
     return measured
+
+
+def dagster_failures(home: Path) -> str:
+    """The failure messages in the instance's event log, so a failed side says why."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        return "\n".join(
+            f"{run.run_id} {event.step_key or ''}: {event.message}"
+            for run in instance.get_runs()
+            for event in instance.all_logs(run.run_id)
+            if event.dagster_event and event.dagster_event.is_failure
+        )
 
 
 def stamp_phases(spawned: float, stamps: dict[str, float], exited: float) -> Phases:
@@ -188,9 +230,8 @@ def dagster_phases(home: Path, spawned: float, exited: float) -> Phases:
 
     with DagsterInstance.from_config(str(home)) as instance:
         backfills = instance.get_backfills()
-        runs = sorted(instance.get_runs(), key=lambda r: r.run_id)
         records = sorted(
-            (r for r in (instance.get_run_record_by_id(run.run_id) for run in runs) if r is not None),
+            (r for r in (instance.get_run_record_by_id(run.run_id) for run in instance.get_runs()) if r is not None),
             key=lambda r: r.create_timestamp,
         )
         phases: Phases = []
@@ -246,12 +287,12 @@ def _run_phases(created: float, events: Sequence[Any], clock: float, phases: Pha
 
 
 def child(side: str, dataset: Path, quarter: str) -> None:
-    runner: Callable[[], dict[str, float]] = (
-        (lambda: run_plain(dataset, os.environ["KPI_WAREHOUSE_URL"], quarter))
-        if side == "plain"
-        else (lambda: run_dagster_in_process(quarter))
-    )
-    print(json.dumps(runner()))
+    """Run one side here and print its checkpoints as the last line of stdout."""
+    if side == "plain":
+        stamps = run_plain(dataset, os.environ["KPI_WAREHOUSE_URL"], quarter)
+    else:
+        stamps = run_dagster_in_process(quarter)
+    print(json.dumps(stamps))
 
 
 def main() -> None:
@@ -259,6 +300,8 @@ def main() -> None:
     parser.add_argument("--quarter", default="2026-Q3", help="the quarter to run (default: the demo's, 2026-Q3)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per side, interleaved; the median counts")
     parser.add_argument("--sides", nargs="+", choices=list(SIDES), default=list(SIDES), help="sides to run")
+    parser.add_argument("--planned-subset", action="store_true", help="what-if: one planned event per asset and run")
+    parser.add_argument("--bytecode-cache", action="store_true", help="what-if: children cache compiled bytecode")
     parser.add_argument("--child", choices=["plain", "run"], help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -271,13 +314,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kpi-bench-orch-") as tmp:
         dataset = Path(tmp) / "demo"
         generate_dataset(dataset, seed=7)
+        extra_env = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"} if args.planned_subset else {}
+        drop_env: tuple[str, ...] = ()
+        if args.bytecode_cache:
+            extra_env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+            drop_env = ("PYTHONDONTWRITEBYTECODE",)
+        setup = Setup(dataset, args.quarter, extra_env, drop_env)
+        if args.bytecode_cache:
+            warm_bytecode(setup)
+        flags = [
+            f for f, on in (("--planned-subset", args.planned_subset), ("--bytecode-cache", args.bytecode_cache)) if on
+        ]
         print(f"demo company generated (seed 7) in {dataset}; quarter {args.quarter}; {os.cpu_count()} CPUs")
+        print(f"what-if flags: {' '.join(flags) or 'none'}; this shell's PYTHONDONTWRITEBYTECODE="
+              f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')}")  # fmt: skip
         results: dict[str, list[Measured]] = {side: [] for side in args.sides}
         for rep in range(args.repeat):
             for side in args.sides:
                 scratch = Path(tmp) / f"{side}-{rep}"
                 scratch.mkdir()
-                results[side].append(measure(side, dataset, args.quarter, scratch))
+                results[side].append(measure(side, setup, scratch))
                 print(f"  run {rep + 1} {SIDES[side]}: {results[side][-1].seconds:.1f} s", flush=True)
     report(results)
 

@@ -38,7 +38,17 @@ def _totals(results: dict[date, DayExtraction]) -> dict[str, float]:
     return {k: sum(r.stats.get(k, 0) for r in results.values()) for k in keys}
 
 
+PER_DAY_TABLE_MAX_DAYS = 31
+
+
 def _per_day_table(results: dict[date, DayExtraction]) -> MetadataValue:
+    """A row per day. A range run's metadata is copied onto every day's event, so past a month the table
+    would grow with the square of the range: then it says where the per-day figures are instead."""
+    if len(results) > PER_DAY_TABLE_MAX_DAYS:
+        return MetadataValue.md(
+            f"{len(results)} days: per-day figures are in extract.metric_values and extract.llm_calls "
+            "(and in the dashboard's cost panel)"
+        )
     rows = [
         {
             "day": d.isoformat(),

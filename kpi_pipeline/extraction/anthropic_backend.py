@@ -22,10 +22,10 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from kpi_pipeline.catalog import Metric
 from kpi_pipeline.extraction.cost import PriceTable, SpendGuard, expected_usage
+from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, LlmConfigError, uses_batch
 from kpi_pipeline.extraction.prompts import (
     Prompt,
     PromptTokens,
@@ -62,19 +63,13 @@ if TYPE_CHECKING:
 
     from kpi_pipeline.catalog import Catalog
 
-DEFAULT_MODEL = "claude-sonnet-5-5"
 DEFAULT_MAX_TOKENS = 4096
-DEFAULT_BATCH_MIN_DAYS = 14
 OUTPUT_CONFIG: OutputConfigParam = {
     "format": {"type": "json_schema", "schema": anthropic.transform_schema(ExtractionResponse)}
 }
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class LlmConfigError(RuntimeError):
-    """A fatal API error: retrying cannot help; the message says which setting to fix."""
 
 
 class LlmUnavailableError(RuntimeError):
@@ -119,11 +114,6 @@ def _drop_unknown_evidence(answer: MetricAnswer, known_sources: set[str]) -> Met
             "reasoning": answer.reasoning + note,
         }
     )
-
-
-def uses_batch(days: Iterable[date], batch_min_days: int | None) -> bool:
-    """Whether requests over `days` go through the Batches API: when they span `batch_min_days` distinct days."""
-    return bool(batch_min_days) and len(set(days)) >= (batch_min_days or 0)
 
 
 def billed(usage: Usage) -> LlmUsage:

@@ -16,12 +16,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
-
-from anthropic.types import MessageParam, TextBlockParam
+from typing import TYPE_CHECKING, Any
 
 from kpi_pipeline.catalog import Metric
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam, TextBlockParam
 
 SYSTEM_PROMPT = """\
 You read a company's internal text (Slack messages, Jira issues and comments, status documents) and \

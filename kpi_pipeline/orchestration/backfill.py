@@ -144,7 +144,7 @@ def run_backfill(
     days: Sequence[date],
     title: str,
     report: Callable[[str], None] = print,
-    poll_s: float = 5.0,
+    poll_s: float = 1.0,
     timeout_s: float = 6 * 3600,
 ) -> Progress:
     """Submit the backfill, make sure a daemon executes it, report progress until it ends."""
@@ -155,7 +155,7 @@ def run_backfill(
     if not daemon_running(instance):
         report("no Dagster daemon is running: starting one for this backfill")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "dagster._daemon", "run", "-m", "kpi_pipeline.definitions"],
+            [sys.executable, "-m", "kpi_pipeline.orchestration.daemon", "run", "-m", "kpi_pipeline.definitions"],
             env=dict(os.environ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from datetime import date
 
 from kpi_pipeline.catalog import Catalog
-from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
 from kpi_pipeline.extraction.cost import BUDGET_SETTING, BudgetExceeded
 from kpi_pipeline.extraction.pipeline import RawDay
 from kpi_pipeline.extraction.schema import ExtractionBackend
@@ -39,6 +38,10 @@ def check_budget(planned: Estimate, budget_usd: float | None) -> None:
 def check_run_budget(raw_days: Mapping[date, RawDay], catalog: Catalog, backend: ExtractionBackend) -> Estimate | None:
     """The run's estimate checked against the backend's budget, before any call. None for a backend that
     costs nothing (offline) or has no budget."""
+    if backend.name != "anthropic":
+        return None
+    from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend  # loaded already when it is the backend
+
     if not isinstance(backend, AnthropicBackend) or backend.budget_usd is None:
         return None
     planned = estimate(

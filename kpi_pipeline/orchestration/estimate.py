@@ -22,8 +22,8 @@ from datetime import date
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
-from kpi_pipeline.extraction.anthropic_backend import DEFAULT_BATCH_MIN_DAYS, DEFAULT_MODEL, uses_batch
 from kpi_pipeline.extraction.cost import BUDGET_SETTING, PriceTable, expected_usage, load_prices, parse_budget
+from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, DEFAULT_MODEL, uses_batch
 from kpi_pipeline.extraction.pipeline import RawDay, source_docs
 from kpi_pipeline.extraction.prompts import prompt_asking, prompt_tokens, split_metrics
 from kpi_pipeline.extraction.response_cache import ResponseCache

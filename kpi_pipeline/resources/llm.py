@@ -6,20 +6,13 @@ missing key is visible rather than a silent downgrade. The key is only handed to
 
 from __future__ import annotations
 
-import anthropic
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-from kpi_pipeline.extraction.anthropic_backend import (
-    DEFAULT_BATCH_MIN_DAYS,
-    DEFAULT_MODEL,
-    AnthropicBackend,
-    LlmConfigError,
-)
-from kpi_pipeline.extraction.cost import load_prices, parse_budget
+from kpi_pipeline.extraction.cost import parse_budget
+from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, DEFAULT_MODEL, LlmConfigError
 from kpi_pipeline.extraction.offline import OfflineBackend
-from kpi_pipeline.extraction.ratelimit import RateLimiter
-from kpi_pipeline.extraction.response_cache import DEFAULT_CACHE_DIR, ResponseCache
+from kpi_pipeline.extraction.response_cache import DEFAULT_CACHE_DIR
 from kpi_pipeline.extraction.schema import ExtractionBackend
 
 BACKENDS = ("anthropic", "offline")
@@ -64,6 +57,13 @@ class LlmResource(ConfigurableResource):
             return OfflineBackend()
         if not self.api_key:
             raise LlmConfigError("KPI_LLM_BACKEND=anthropic needs ANTHROPIC_API_KEY: set it, or use offline")
+        import anthropic  # here, not at the top: the offline path never pays for importing the SDK
+
+        from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
+        from kpi_pipeline.extraction.cost import load_prices
+        from kpi_pipeline.extraction.ratelimit import RateLimiter
+        from kpi_pipeline.extraction.response_cache import ResponseCache
+
         client = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url or None, max_retries=0)
         return AnthropicBackend(
             client,

@@ -17,15 +17,9 @@ import httpx2
 import pytest
 
 from kpi_pipeline.catalog import Catalog, Metric, parse_catalog
-from kpi_pipeline.extraction.anthropic_backend import (
-    DEFAULT_BATCH_MIN_DAYS,
-    AnthropicBackend,
-    LlmConfigError,
-    LlmUnavailableError,
-    uses_batch,
-    validate_answers,
-)
+from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend, LlmUnavailableError, validate_answers
 from kpi_pipeline.extraction.cost import PRICES_PATH, BudgetExceeded, PriceTable, load_prices
+from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, LlmConfigError, uses_batch
 from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.prompts import parse_request, request_hash, split_metrics
 from kpi_pipeline.extraction.ratelimit import RateLimiter

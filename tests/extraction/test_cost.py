@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from anthropic.types import ModelParam
 
-from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL
 from kpi_pipeline.extraction.cost import (
     EXPECTED_OUTPUT_TOKENS_PER_METRIC,
     OUTPUT_TOKENS_PER_CALL,
@@ -21,6 +20,7 @@ from kpi_pipeline.extraction.cost import (
     load_prices,
     parse_budget,
 )
+from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL
 from kpi_pipeline.extraction.schema import LlmUsage
 
 MILLION = 1_000_000

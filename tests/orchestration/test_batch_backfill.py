@@ -12,7 +12,7 @@ import pytest
 
 from kpi_pipeline.catalog import Catalog, load_catalog
 from kpi_pipeline.demo import generate_dataset
-from kpi_pipeline.extraction.anthropic_backend import DEFAULT_BATCH_MIN_DAYS
+from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS
 from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
 from kpi_pipeline.extraction.schema import NOT_READ_PREFIX
 from kpi_pipeline.orchestration.estimate import raw_days_from_sources

@@ -11,8 +11,9 @@ import pytest
 from dagster import EnvVar, build_resources
 
 from kpi_pipeline.catalog import parse_catalog
-from kpi_pipeline.extraction.anthropic_backend import DEFAULT_MODEL, AnthropicBackend, LlmConfigError
+from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
 from kpi_pipeline.extraction.cost import PricingError
+from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL, LlmConfigError
 from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 from kpi_pipeline.resources.llm import LlmResource
