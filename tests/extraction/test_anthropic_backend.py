@@ -197,7 +197,7 @@ def test_answers_stay_cached_when_the_catalog_grows(server: AnthropicServer, tmp
 
 
 def test_concurrent_requests_overlap_and_come_back_in_order(server: AnthropicServer) -> None:
-    server.faults.latency_s = 0.3
+    server.faults.latency_s = 1.0  # long enough that calls overlap even on a loaded machine
     requests = [request(day=date(2026, 7, d)) for d in range(1, 5)]
     results = Backend(server, max_concurrency=4).extract(requests)
     assert server.max_in_flight >= 2
