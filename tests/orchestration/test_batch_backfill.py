@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kpi_pipeline.catalog import Catalog, load_catalog
-from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS
 from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
 from kpi_pipeline.extraction.schema import NOT_READ_PREFIX
@@ -19,16 +18,6 @@ from kpi_pipeline.orchestration.estimate import raw_days_from_sources
 from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
 from tests.orchestration.test_estimate import KEY, claude, demo_days, demo_sources
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("demo"), seed=7).out_dir
-
-
-@pytest.fixture(scope="module")
-def catalog(dataset: Path) -> Catalog:
-    return load_catalog(dataset / "metrics.yaml")
 
 
 @pytest.fixture(scope="module")

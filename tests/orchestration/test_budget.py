@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_pipeline.catalog import Catalog, load_catalog
-from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.extraction.cost import load_prices
 from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.pipeline import RawDay, extract_days
@@ -24,16 +23,6 @@ from tests.orchestration.test_estimate import KEY, MODEL, claude, demo_days, dem
 
 def planned(cost_usd_sync: float, *, batch: bool = False) -> Estimate:
     return Estimate(MODEL, 92, 470, 463, LlmUsage(input_tokens=1), batch, cost_usd_sync, cost_usd_sync / 2)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("demo"), seed=7).out_dir
-
-
-@pytest.fixture(scope="module")
-def catalog(dataset: Path) -> Catalog:
-    return load_catalog(dataset / "metrics.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import anthropic
 import pandas as pd
 import pytest
 
-from kpi_pipeline.catalog import Catalog, load_catalog
-from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
 from kpi_pipeline.extraction.cost import PricingError, load_prices
 from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay, extract_days
@@ -67,16 +66,6 @@ def claude(server: AnthropicServer, cache: ResponseCache | None = None, **option
 def billed(results: dict[date, DayExtraction]) -> dict[str, int]:
     calls = pd.concat([r.calls for r in results.values()])
     return {kind: int(calls[kind].sum()) for kind in TOKEN_KINDS}
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("demo"), seed=7).out_dir
-
-
-@pytest.fixture(scope="module")
-def catalog(dataset: Path) -> Catalog:
-    return load_catalog(dataset / "metrics.yaml")
 
 
 @pytest.fixture(scope="module")

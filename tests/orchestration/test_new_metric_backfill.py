@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from kpi_pipeline.catalog import Catalog, load_catalog
-from kpi_pipeline.demo import generate_dataset
 from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
 from kpi_pipeline.extraction.cost import load_prices
 from kpi_pipeline.extraction.pipeline import DayExtraction, extract_days
@@ -60,11 +59,6 @@ def calls(results: dict[date, DayExtraction]) -> pd.DataFrame:
 def values(results: dict[date, DayExtraction], metric_ids: list[str]) -> pd.DataFrame:
     frame = pd.concat([r.values for r in results.values()], ignore_index=True).astype({"value": float})
     return frame[frame["metric_id"].isin(metric_ids)].sort_values(["day", "metric_id"]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_dataset(tmp_path_factory.mktemp("demo"), seed=7).out_dir
 
 
 @pytest.fixture
