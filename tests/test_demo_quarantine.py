@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,11 +19,9 @@ from kpi_pipeline.demo.generate import DatasetSummary, generate_dataset
 from kpi_pipeline.demo.phrasing import STANDARD, in_words
 from kpi_pipeline.demo.plan import Plant
 from kpi_pipeline.extraction.offline import OfflineBackend
-from kpi_pipeline.extraction.pipeline import RawDay, extract_days
+from kpi_pipeline.extraction.pipeline import extract_days
+from kpi_pipeline.orchestration.evaluate import read_dataset_days
 from kpi_pipeline.quality.gate import GateResult, run_gate
-from kpi_pipeline.resources.docs import DocsSource
-from kpi_pipeline.resources.jira import JiraSource
-from kpi_pipeline.resources.slack import SlackSource
 
 BAD_CASES = ("injection", "out_of_range", "hedged", "ungrounded")
 # the rules (first word of a quarantine reason) of which each kind of plant must fail one
@@ -59,16 +56,7 @@ def catalog(dataset: DatasetSummary) -> Catalog:
 
 @pytest.fixture(scope="module")
 def values(dataset: DatasetSummary, plants: list[Plant], catalog: Catalog) -> pd.DataFrame:
-    out: Path = dataset.out_dir
-    slack, jira, docs = (
-        SlackSource(source=str(out / "slack")),
-        JiraSource(source=str(out / "jira")),
-        DocsSource(source=str(out / "docs")),
-    )
-    raw = {}
-    for day in sorted({p.day for p in plants}):
-        issues, events = jira.issues_and_events_for_day(day)
-        raw[day] = RawDay(slack.messages_for_day(day), issues, events, docs.docs_for_day(day))
+    raw = read_dataset_days(dataset.out_dir, sorted({p.day for p in plants}))
     extracted = extract_days(raw, catalog, OfflineBackend())
     frame = pd.concat([e.values for e in extracted.values()], ignore_index=True)
     return frame.assign(run_id="test-run", computed_at=pd.Timestamp("2026-10-01", tz="UTC"))

@@ -18,6 +18,7 @@ from kpi_pipeline.catalog import load_catalog
 from kpi_pipeline.evaluation import score
 from kpi_pipeline.extraction.pipeline import RawDay, extract_days
 from kpi_pipeline.extraction.schema import ExtractionBackend
+from kpi_pipeline.orchestration.estimate import raw_days_from_sources
 from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
@@ -45,14 +46,12 @@ def truth_of(dataset: Path) -> pd.DataFrame:
 
 def read_dataset_days(dataset: Path, days: list[date]) -> dict[date, RawDay]:
     """Each day's raw rows from the dataset's slack/, jira/ and docs/, as the ingest assets read them."""
-    slack = SlackSource(source=str(dataset / "slack"))
-    jira = JiraSource(source=str(dataset / "jira"))
-    docs = DocsSource(source=str(dataset / "docs"))
-    raw = {}
-    for day in days:
-        issues, events = jira.issues_and_events_for_day(day)
-        raw[day] = RawDay(slack.messages_for_day(day), issues, events, docs.docs_for_day(day))
-    return raw
+    return raw_days_from_sources(
+        SlackSource(source=str(dataset / "slack")),
+        JiraSource(source=str(dataset / "jira")),
+        DocsSource(source=str(dataset / "docs")),
+        days,
+    )
 
 
 def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | None = None) -> dict[str, Any]:
