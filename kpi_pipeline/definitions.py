@@ -6,9 +6,7 @@ the embedded demo: DuckDB under data/, the demo company's dataset, the offline e
 
 from __future__ import annotations
 
-import os
-
-from dagster import Definitions, EnvVar, in_process_executor, load_assets_from_modules
+from dagster import Definitions, in_process_executor, load_assets_from_modules
 
 from kpi_pipeline import checks, settings
 from kpi_pipeline.assets import dashboard, extract, ingest, publish
@@ -21,10 +19,6 @@ from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.resources.warehouse import WarehouseResource
 
 dataset = settings.dataset_dir()
-
-
-def _env_int(name: str, default: int) -> int:
-    return EnvVar.int(name) if os.environ.get(name) else default
 
 
 resources = {
@@ -48,10 +42,10 @@ resources = {
         api_key=settings.optional_env("ANTHROPIC_API_KEY"),
         base_url=settings.optional_env("ANTHROPIC_BASE_URL"),
         model=settings.optional_env("KPI_LLM_MODEL"),
-        batch_min_days=_env_int("KPI_LLM_BATCH_MIN_DAYS", 14),
-        max_concurrency=_env_int("KPI_LLM_MAX_CONCURRENCY", 4),
-        requests_per_minute=_env_int("KPI_LLM_REQUESTS_PER_MINUTE", 50),
-        input_tokens_per_minute=_env_int("KPI_LLM_INPUT_TOKENS_PER_MINUTE", 30_000),
+        batch_min_days=settings.env_int("KPI_LLM_BATCH_MIN_DAYS", 14),
+        max_concurrency=settings.env_int("KPI_LLM_MAX_CONCURRENCY", 4),
+        requests_per_minute=settings.env_int("KPI_LLM_REQUESTS_PER_MINUTE", 50),
+        input_tokens_per_minute=settings.env_int("KPI_LLM_INPUT_TOKENS_PER_MINUTE", 30_000),
         budget_usd=settings.optional_env("KPI_LLM_BUDGET_USD"),
         response_cache_dir=settings.env_or("KPI_LLM_RESPONSE_CACHE_DIR", "data/llm_cache"),
     ),

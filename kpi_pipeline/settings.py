@@ -21,6 +21,11 @@ def env_or(name: str, default: str) -> str:
     return EnvVar(name) if os.environ.get(name) else default
 
 
+def env_int(name: str, default: int) -> int:
+    """`EnvVar.int(name)` when the variable is set, else the default."""
+    return EnvVar.int(name) if os.environ.get(name) else default
+
+
 def optional_env(name: str) -> str | None:
     return EnvVar(name) if os.environ.get(name) else None
 
