@@ -41,7 +41,7 @@ from typing import Any
 
 SIDES = {
     "plain": "(a) without Dagster, in-process",
-    "backfill": "(b) kpi-pipeline backfill (daemon)",
+    "backfill": "(b) kpi-pipeline backfill",
     "run": "(c) one in-process Dagster run",
 }
 # inherited settings that would change what a side does; each side gets the same explicit ones instead

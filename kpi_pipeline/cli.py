@@ -39,6 +39,7 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
     from dagster import AssetKey, DagsterInstance
 
     from kpi_pipeline.definitions import defs
+    from kpi_pipeline.orchestration.backfill import CONSOLE_INFO
 
     _lean_event_log()
     tags = {}
@@ -50,7 +51,7 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
     job = defs.resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config=CONSOLE_INFO,
             instance=instance,
             asset_selection=[AssetKey(k) for k in asset_keys],
             tags=tags,
@@ -150,7 +151,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
     wh = open_warehouse(os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL))
     wh.ensure_tables()
-    _lean_event_log()  # the daemon this command may start inherits it
+    _lean_event_log()
     with DagsterInstance.get() as instance:
         skipped = set() if args.force else already_done(instance, days, load_catalog(settings.catalog_path()))
         todo = [d for d in days if d not in skipped]
@@ -162,7 +163,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         label = args.start if args.end is None else f"{args.start}...{args.end}"
         state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
     print(f"backfill ended: {state.line()}")
-    return 0 if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo) else 1
+    if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo):
+        return 0
+    print("the run's failure is in the Dagster UI (`make dev`); run the same command again to resume", file=sys.stderr)
+    return 1
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:

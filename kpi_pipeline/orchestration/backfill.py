@@ -1,16 +1,18 @@
 """`kpi-pipeline backfill`: a real Dagster backfill of the daily pipeline, resumable, with progress.
 
 The backfill is submitted to the configured instance (`DAGSTER_HOME`), exactly what the UI's "Materialize
-all partitions" does, and executed by the Dagster daemon. When no daemon is running, the command runs one
-for the duration. Days whose facts were already published from the same catalog and prompt version are
-skipped unless `force`, so an interrupted quarter continues where it stopped.
+all partitions" does. A running Dagster daemon executes it; when none is running, this process does the
+daemon's work for this one backfill, launching its run in-process, so the runs, events and backfill
+status in the UI are the same either way. Days whose facts were already published from the same catalog
+and prompt version are skipped unless `force`, so an interrupted quarter continues where it stopped.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,10 +22,12 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.utils import make_new_backfill_id
+from dagster._serdes import ConfigurableClassData
 
 from kpi_pipeline.catalog import Catalog, catalog_version
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
 from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import Warehouse
 
 PUBLISHED = AssetKey("fct_metric_daily")
@@ -31,6 +35,11 @@ EXTRACTED = AssetKey("metric_values")
 DONE = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS}
 ENDED = DONE | {BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
 DAEMON_FRESH_S = 60
+CODE_LOCATION = "kpi_pipeline.definitions"  # as workspace.yaml names it
+MAX_ITERATION_ERRORS = 3
+# runs log step progress to the console, not each of their ~10 events per asset and day
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+ITERATION_PAUSE_S = 1.0
 
 
 def _latest_by_partition(instance: DagsterInstance, key: AssetKey, partitions: Sequence[str]) -> dict[str, dict]:
@@ -81,7 +90,7 @@ def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
         all_partitions=False,
         title=title,
         description=f"{len(days)} day(s) from {days[0]} to {days[-1]}",
-        run_config=None,
+        run_config=CONSOLE_INFO,
     )
     instance.add_backfill(backfill)
     return backfill_id
@@ -112,15 +121,17 @@ class Progress:
 
 
 def progress(
-    instance: DagsterInstance, wh: Warehouse, backfill_id: str, days: Sequence[date], since: float
+    instance: DagsterInstance, wh: Warehouse, backfill_id: str, days: Sequence[date], since: float, after_record: int
 ) -> Progress:
+    """Where the backfill stands: its runs, the days published by events after `after_record`, the LLM usage
+    recorded since `since`. Cheap enough to poll while a run executes in the same process."""
     backfill = instance.get_backfill(backfill_id)
     runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
-    published = _latest_by_partition(instance, PUBLISHED, [d.isoformat() for d in days])
-    fresh = sum(1 for p in published.values() if p["timestamp"] >= since)
+    published = instance.get_materialized_partitions(PUBLISHED, after_cursor=after_record)
+    fresh = len(published & {d.isoformat() for d in days})
     usage = wh.query_df(
         "SELECT coalesce(sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens), 0) AS i, "
         "coalesce(sum(output_tokens), 0) AS o, coalesce(sum(cost_usd), 0) AS c "
@@ -147,39 +158,136 @@ def run_backfill(
     poll_s: float = 1.0,
     timeout_s: float = 6 * 3600,
 ) -> Progress:
-    """Submit the backfill, make sure a daemon executes it, report progress until it ends."""
+    """Submit the backfill and report progress until it ends: a running daemon executes it, else this process."""
     started = time.time()
+    after_record = instance.event_log_storage.get_maximum_record_id() or 0
     backfill_id = submit(instance, days, title)
     report(f"backfill {backfill_id} submitted: {len(days)} day(s), {days[0]} to {days[-1]}")
-    daemon = None
-    if not daemon_running(instance):
-        report("no Dagster daemon is running: starting one for this backfill")
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "kpi_pipeline.orchestration.daemon", "run", "-m", "kpi_pipeline.definitions"],
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    try:
-        last = ""
-        while True:
-            state = progress(instance, wh, backfill_id, days, started)
-            if state.line() != last:
-                report(state.line())
-                last = state.line()
-            backfill = instance.get_backfill(backfill_id)
-            runs_active = any(s in state.runs for s in ("QUEUED", "STARTING", "STARTED", "CANCELING"))
-            if backfill and backfill.status in ENDED and not runs_active:
-                if backfill.error:
-                    report(f"backfill {backfill_id} failed: {backfill.error.message.strip()}")
-                return state
+    watch = _Watch(instance, wh, backfill_id, days, started, after_record, report)
+    if daemon_running(instance):
+        report("the Dagster daemon executes it; progress follows (Ctrl-C stops watching, not the backfill)")
+        while not watch.ended():
             if time.time() - started > timeout_s:
                 raise TimeoutError(f"backfill {backfill_id} still running after {timeout_s:.0f}s; see the Dagster UI")
             time.sleep(poll_s)
+        return watch.final()
+    report("no Dagster daemon is running: executing the backfill in this process")
+    stop = threading.Event()
+    reporter = threading.Thread(target=watch.every, args=(poll_s, stop), name="backfill-progress", daemon=True)
+    reporter.start()
+    try:
+        execute_here(instance, backfill_id, report)
+    except KeyboardInterrupt:
+        _cancel(instance, backfill_id, "interrupted at the command line")
+        report(f"backfill {backfill_id} canceled; run the same command again to resume")
+        raise
     finally:
-        if daemon is not None:
-            daemon.terminate()
-            try:
-                daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
+        stop.set()
+        reporter.join()
+    return watch.final()
+
+
+@dataclass
+class _Watch:
+    """Reports a backfill's progress when it changes."""
+
+    instance: DagsterInstance
+    wh: Warehouse
+    backfill_id: str
+    days: Sequence[date]
+    since: float
+    after_record: int
+    report: Callable[[str], None]
+    last: str = ""
+
+    def poll(self) -> Progress:
+        state = progress(self.instance, self.wh, self.backfill_id, self.days, self.since, self.after_record)
+        if state.line() != self.last:
+            self.last = state.line()
+            self.report(self.last)
+        return state
+
+    def ended(self) -> bool:
+        """The backfill ended and none of its runs is still queued or running."""
+        state = self.poll()
+        backfill = self.instance.get_backfill(self.backfill_id)
+        runs_active = any(s in state.runs for s in ("QUEUED", "STARTING", "STARTED", "CANCELING"))
+        return backfill is not None and backfill.status in ENDED and not runs_active
+
+    def every(self, poll_s: float, stop: threading.Event) -> None:
+        while not stop.wait(poll_s):
+            self.poll()
+
+    def final(self) -> Progress:
+        state = self.poll()
+        backfill = self.instance.get_backfill(self.backfill_id)
+        if backfill is not None and backfill.error:
+            self.report(f"backfill {self.backfill_id} failed: {backfill.error.message.strip()}")
+        elif backfill is None or backfill.status not in ENDED:
+            self.report(f"backfill {self.backfill_id} stopped before it ended ({state.status.lower()}): see the UI")
+        return state
+
+
+def _cancel(instance: DagsterInstance, backfill_id: str, why: str) -> None:
+    """Mark the backfill and its unfinished runs canceled, so the UI does not show them running forever."""
+    for run in instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id})):
+        if not run.is_finished:
+            instance.report_run_canceled(run, message=f"Canceled: {why}")
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is not None and backfill.status not in ENDED:
+        instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED).with_end_timestamp(time.time()))
+
+
+def _executing_instance(instance: DagsterInstance) -> DagsterInstance:
+    """The same storage, with runs submitted straight to a launcher that executes them in this process.
+
+    A daemon would start a code server and a run worker, several seconds of process start and imports each
+    on a small machine, for a backfill whose one run (single-run backfill policy) this process can execute.
+    """
+    ref = instance.get_ref()
+    pooled = with_pooled_event_log(instance)
+    return DagsterInstance.from_ref(
+        ref._replace(
+            storage_data=pooled or ref.storage_data,
+            run_coordinator_data=ConfigurableClassData("dagster._core.run_coordinator", "DefaultRunCoordinator", "{}"),
+            run_launcher_data=ConfigurableClassData(
+                "dagster._core.launcher.sync_in_memory_run_launcher", "SyncInMemoryRunLauncher", "{}"
+            ),
+        )
+    )
+
+
+def execute_here(instance: DagsterInstance, backfill_id: str, report: Callable[[str], None] = print) -> None:
+    """Do what the daemon's backfill loop does for this one backfill, until it ends, in this process.
+
+    Each iteration plans the runs the backfill still needs and launches them synchronously; the next one
+    sees them finished and marks the backfill done. The runs are ordinary runs of the code location that
+    `workspace.yaml` names, so the UI shows them, and re-executes them, like any other.
+    """
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+    from dagster._daemon.backfill import execute_backfill_jobs
+
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION, working_directory=os.getcwd()),
+        location_name=CODE_LOCATION,
+    )
+    logger = logging.getLogger("kpi_pipeline.backfill")
+    errors = iterations = 0
+    with (
+        _executing_instance(instance) as executing,
+        WorkspaceProcessContext(executing, InProcessWorkspaceLoadTarget(origin)) as workspace,
+    ):
+        while (backfill := executing.get_backfill(backfill_id)) is not None and backfill.status not in ENDED:
+            for error in execute_backfill_jobs(workspace, logger, [backfill]):
+                if error is not None:
+                    errors += 1
+                    report(f"backfill {backfill_id}: {error.message.strip()}")
+            if errors >= MAX_ITERATION_ERRORS:
+                report(f"backfill {backfill_id}: giving up after {errors} errors; it stays in the Dagster UI")
+                return
+            iterations += 1
+            if iterations > 2:  # a run finished elsewhere or a retry is pending: do not spin
+                time.sleep(ITERATION_PAUSE_S)

@@ -1,16 +1,22 @@
-"""`kpi-pipeline backfill` runs a real Dagster backfill on an instance stored in PostgreSQL, resumably."""
+"""`kpi-pipeline backfill` runs a real Dagster backfill on an instance stored in PostgreSQL, resumably: in its
+own process when no daemon runs, through the daemon when one does."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.orchestration.backfill import _cancel, submit
 from kpi_pipeline.warehouse import open_warehouse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,20 +27,28 @@ def backfill(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
-def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path: Path, postgres_url: str) -> None:
+def pg_instance_env(tmp_path: Path, postgres_url: str, instance_yaml: str = "") -> dict[str, str]:
+    """The demo company, a DuckDB warehouse and a Dagster instance stored in `postgres_url`."""
     dataset = tmp_path / "demo"
     generate_dataset(dataset, seed=7)
     home = tmp_path / "dagster_home"
     home.mkdir()
     storage_url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {storage_url}\n")
+    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {storage_url}\n{instance_yaml}")
     warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
     env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
+    return env
+
+
+@pytest.mark.slow
+def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path: Path, postgres_url: str) -> None:
+    env = pg_instance_env(tmp_path, postgres_url)
+    home, warehouse_url = env["DAGSTER_HOME"], env["KPI_WAREHOUSE_URL"]
 
     first = backfill(env, "2026-07-01", "2026-07-05")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "no Dagster daemon is running: executing the backfill in this process" in first.stdout
     assert "5/5 days published" in first.stdout
 
     wh = open_warehouse(warehouse_url)
@@ -44,7 +58,7 @@ def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path
     published_days = set(wh.query_df("SELECT DISTINCT day FROM kpi.fct_metric_daily")["day"].astype(str).str[:10])
     assert published_days and published_days <= {f"2026-07-0{i}" for i in range(1, 6)}
 
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(home) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
         assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
         assert {r.tags["dagster/asset_partition_range_start"] for r in runs} == {"2026-07-01"}
@@ -55,3 +69,84 @@ def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path
     again = backfill(env, "2026-07-01", "2026-07-05")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "skipping 5 day(s)" in again.stdout and "nothing to do" in again.stdout
+
+
+@pytest.fixture
+def daemon_env(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, str]]:
+    """A Dagster daemon (2 s backfill loop, 1 s run queue) serving a PostgreSQL-stored instance."""
+    queue = "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    queue += "  config:\n    dequeue_interval_seconds: 1\n"
+    env = pg_instance_env(tmp_path, postgres_url, queue)
+    log = open(tmp_path / "daemon.log", "w")  # noqa: SIM115 - closed below, after the daemon stops
+    cmd = [sys.executable, "-m", "kpi_pipeline.testing.fast_daemon", "run", "-w", str(REPO / "workspace.yaml")]
+    daemon = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            deadline = time.time() + 120
+            while "BACKFILL" not in instance.get_daemon_heartbeats():
+                assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+                assert time.time() < deadline, "the daemon sent no backfill heartbeat within 120 s"
+                time.sleep(0.5)
+        yield env
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+        log.close()
+
+
+@pytest.mark.slow
+def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict[str, str]) -> None:
+    done = backfill(daemon_env, "2026-07-01", "2026-07-02")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "the Dagster daemon executes it" in done.stdout
+    assert "2/2 days published" in done.stdout
+    with DagsterInstance.from_config(daemon_env["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
+        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+        # launched by the daemon's run launcher in a process of its own, not by the command
+        assert runs[0].run_id not in done.stderr
+        assert instance.get_backfills()[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplicates(tmp_path: Path) -> None:
+    dataset = tmp_path / "demo"
+    generate_dataset(dataset, seed=7)
+    home = tmp_path / "dagster_home"  # the embedded default: SQLite, no dagster.yaml
+    home.mkdir()
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
+    env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
+    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-10"]
+    running = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.time() + 300
+        while not instance.get_materialized_partitions(AssetKey("raw_docs")):
+            assert running.poll() is None and time.time() < deadline, running.communicate()
+            time.sleep(0.2)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=300)
+    assert running.returncode != 0, out
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status in {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}, err[-3000:]
+        (interrupted,) = instance.get_backfills()
+        assert interrupted.status.value in {"CANCELED", "COMPLETED_FAILED", "FAILED"}
+
+    again = backfill(env, "2026-07-01", "2026-07-10")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert "10/10 days published" in again.stdout
+    wh = open_warehouse(warehouse_url)
+    per_day = wh.query_df("SELECT day, count(*) AS n FROM extract.metric_values GROUP BY day")
+    assert len(per_day) == 10 and set(per_day["n"]) == {12}
+    dupes = "SELECT count(*) FROM (SELECT metric_id, day FROM kpi.fct_metric_daily GROUP BY 1, 2 HAVING count(*) > 1)"
+    assert wh.scalar(dupes) == 0
+
+
+def test_an_interrupted_backfill_is_marked_canceled_not_left_running(tmp_path: Path) -> None:
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        backfill_id = submit(instance, [date(2026, 7, 1), date(2026, 7, 2)], "interrupted")
+        _cancel(instance, backfill_id, "interrupted at the command line")
+        stored = instance.get_backfill(backfill_id)
+        assert stored is not None and stored.status.value == "CANCELED" and stored.backfill_end_timestamp
