@@ -40,6 +40,7 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 
     from kpi_pipeline.definitions import defs
     from kpi_pipeline.orchestration.backfill import CONSOLE_INFO
+    from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 
     _lean_event_log()
     tags = {}
@@ -49,7 +50,10 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
             "dagster/asset_partition_range_end": last.isoformat(),
         }
     job = defs.resolve_implicit_global_asset_job_def()
-    with DagsterInstance.get() as instance:
+    with (
+        DagsterInstance.get() as configured,
+        DagsterInstance.from_ref(with_pooled_event_log(configured.get_ref())) as instance,
+    ):
         result = job.execute_in_process(
             run_config=CONSOLE_INFO,
             instance=instance,

@@ -244,11 +244,9 @@ def _executing_instance(instance: DagsterInstance) -> DagsterInstance:
     A daemon would start a code server and a run worker, several seconds of process start and imports each
     on a small machine, for a backfill whose one run (single-run backfill policy) this process can execute.
     """
-    ref = instance.get_ref()
-    pooled = with_pooled_event_log(instance)
+    ref = with_pooled_event_log(instance.get_ref())
     return DagsterInstance.from_ref(
         ref._replace(
-            storage_data=pooled or ref.storage_data,
             run_coordinator_data=ConfigurableClassData("dagster._core.run_coordinator", "DefaultRunCoordinator", "{}"),
             run_launcher_data=ConfigurableClassData(
                 "dagster._core.launcher.sync_in_memory_run_launcher", "SyncInMemoryRunLauncher", "{}"

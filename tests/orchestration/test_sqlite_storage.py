@@ -18,10 +18,8 @@ def counted_day() -> int:
 
 
 def pooled(home: Path) -> DagsterInstance:
-    stock = DagsterInstance.from_config(str(home))
-    data = with_pooled_event_log(stock)
-    assert data is not None, "the default instance of a DAGSTER_HOME is the stock SQLite storage"
-    return DagsterInstance.from_ref(stock.get_ref()._replace(storage_data=data))
+    with DagsterInstance.from_config(str(home)) as stock:
+        return DagsterInstance.from_ref(with_pooled_event_log(stock.get_ref()))
 
 
 def test_runs_written_through_the_pooled_log_are_read_by_the_stock_storage(tmp_path: Path) -> None:
@@ -71,4 +69,13 @@ def test_other_storages_are_left_as_they_are(tmp_path: Path, postgres_url: str) 
     storage_url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     (tmp_path / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {storage_url}\n")
     with DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert with_pooled_event_log(instance) is None
+        assert with_pooled_event_log(instance.get_ref()) == instance.get_ref()
+
+
+def test_commits_are_synced_at_checkpoints_not_one_by_one(tmp_path: Path) -> None:
+    with pooled(tmp_path) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, PooledSqliteEventLogStorage)
+        with storage.index_connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
