@@ -1,6 +1,6 @@
 """Orchestration overhead: the demo quarter through Dagster vs the same work called in-process without it.
 
-    .venv/bin/python bench/bench_orchestration.py                 # 2 runs per side, the median counts
+    .venv/bin/python bench/bench_orchestration.py                 # 3 runs per side, the median counts
     .venv/bin/python bench/bench_orchestration.py --repeat 3 --quarter 2026-Q3
 
 Sides, each a fresh interpreter timed from spawn to exit (wall clock), each on a fresh DuckDB warehouse and a
@@ -29,6 +29,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,7 @@ def run_dagster_in_process(quarter: str) -> dict[str, float]:
 @dataclass
 class Measured:
     seconds: float
+    cpu_seconds: float  # user + system time of the side's process and its children
     rows: int
     published: list[tuple[Any, ...]]
     phases: Phases = field(default_factory=list)
@@ -179,6 +181,7 @@ def command(side: str, dataset: Path, quarter: str) -> list[str]:
 def measure(side: str, setup: Setup, scratch: Path) -> Measured:
     """Run one side in a fresh process on a fresh instance and warehouse; time it and read what it published."""
     env = side_env(scratch, setup)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned = time.time()
     done = subprocess.run(
         command(side, setup.dataset, setup.quarter),
@@ -189,6 +192,8 @@ def measure(side: str, setup: Setup, scratch: Path) -> Measured:
         timeout=CHILD_TIMEOUT_S,
     )
     exited = time.time()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         failures = "" if side == "plain" else dagster_failures(Path(env["DAGSTER_HOME"]))
         output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}\n{failures}"
@@ -197,7 +202,7 @@ def measure(side: str, setup: Setup, scratch: Path) -> Measured:
 
     published = open_warehouse(env["KPI_WAREHOUSE_URL"]).query_df(PUBLISHED_SQL)
     rows = sorted(published.itertuples(index=False, name=None))
-    measured = Measured(seconds=exited - spawned, rows=len(rows), published=rows)
+    measured = Measured(seconds=exited - spawned, cpu_seconds=cpu, rows=len(rows), published=rows)
     if side == "plain":
         stamps: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
         measured.phases = stamp_phases(spawned, stamps, exited)
@@ -299,7 +304,7 @@ def child(side: str, dataset: Path, quarter: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quarter", default="2026-Q3", help="the quarter to run (default: the demo's, 2026-Q3)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per side, interleaved; the median counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side, interleaved; the median counts")
     parser.add_argument("--sides", nargs="+", choices=list(SIDES), default=list(SIDES), help="sides to run")
     parser.add_argument("--planned-subset", action="store_true", help="what-if: one planned event per asset and run")
     parser.add_argument("--bytecode-cache", action="store_true", help="what-if: children cache compiled bytecode")
@@ -335,18 +340,28 @@ def main() -> None:
                 scratch = Path(tmp) / f"{side}-{rep}"
                 scratch.mkdir()
                 results[side].append(measure(side, setup, scratch))
-                print(f"  run {rep + 1} {SIDES[side]}: {results[side][-1].seconds:.1f} s", flush=True)
+                m = results[side][-1]
+                print(f"  run {rep + 1} {SIDES[side]}: {m.seconds:.1f} s wall, {m.cpu_seconds:.1f} s CPU", flush=True)
     report(results)
 
 
 def report(results: dict[str, list[Measured]]) -> None:
     medians = {side: statistics.median(m.seconds for m in runs) for side, runs in results.items()}
+    cpu = {side: statistics.median(m.cpu_seconds for m in runs) for side, runs in results.items()}
     base = medians.get("plain")
-    print(f"\n{'side':<38} {'runs (s)':<16} {'median (s)':>10} {'vs (a)':>7} {'rows published':>15}")
+    print(f"\n{'side':<38} {'runs, wall (s)':<24} {'median (s)':>10} {'vs (a)':>7} {'CPU (s)':>8} {'vs (a)':>7}")
     for side, runs in results.items():
         each = ", ".join(f"{m.seconds:.1f}" for m in runs)
         ratio = f"{medians[side] / base:.2f}x" if base else "-"
-        print(f"{SIDES[side]:<38} {each:<16} {medians[side]:>10.1f} {ratio:>7} {runs[0].rows:>15}")
+        cpu_ratio = f"{cpu[side] / cpu['plain']:.2f}x" if base else "-"
+        print(f"{SIDES[side]:<38} {each:<24} {medians[side]:>10.1f} {ratio:>7} {cpu[side]:>8.1f} {cpu_ratio:>7}")
+    if base:
+        # each repetition ran the sides back to back, so a slow spell of the machine falls on both of a pair
+        for side in results:
+            if side != "plain":
+                paired = [m.seconds / p.seconds for m, p in zip(results[side], results["plain"], strict=True)]
+                each = ", ".join(f"{r:.2f}x" for r in paired)
+                print(f"{SIDES[side]} / (a), repetition by repetition: {each}; median {statistics.median(paired):.2f}x")
     every = [m for runs in results.values() for m in runs]
     counts = {m.rows for m in every}
     assert len(counts) == 1, f"kpi.fct_metric_daily row counts differ between sides: {sorted(counts)}"
