@@ -210,9 +210,8 @@ class _Watch:
     def ended(self) -> bool:
         """The backfill ended and none of its runs is still queued or running."""
         state = self.poll()
-        backfill = self.instance.get_backfill(self.backfill_id)
         runs_active = any(s in state.runs for s in ("QUEUED", "STARTING", "STARTED", "CANCELING"))
-        return backfill is not None and backfill.status in ENDED and not runs_active
+        return state.status in {s.value for s in ENDED} and not runs_active
 
     def every(self, poll_s: float, stop: threading.Event) -> None:
         while not stop.wait(poll_s):

@@ -27,18 +27,25 @@ def backfill(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
-def pg_instance_env(tmp_path: Path, postgres_url: str, instance_yaml: str = "") -> dict[str, str]:
-    """The demo company, a DuckDB warehouse and a Dagster instance stored in `postgres_url`."""
+def instance_env(tmp_path: Path, dagster_yaml: str | None = None) -> dict[str, str]:
+    """The demo company, a DuckDB warehouse and a Dagster instance: the embedded SQLite one unless
+    `dagster_yaml` configures another."""
     dataset = tmp_path / "demo"
     generate_dataset(dataset, seed=7)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    storage_url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {storage_url}\n{instance_yaml}")
+    if dagster_yaml is not None:
+        (home / "dagster.yaml").write_text(dagster_yaml)
     warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
     env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
     return env
+
+
+def pg_instance_env(tmp_path: Path, postgres_url: str, more_yaml: str = "") -> dict[str, str]:
+    """`instance_env` with the instance stored in `postgres_url`."""
+    storage_url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return instance_env(tmp_path, f"storage:\n  postgres:\n    postgres_url: {storage_url}\n{more_yaml}")
 
 
 @pytest.mark.slow
@@ -110,16 +117,11 @@ def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict
 
 @pytest.mark.slow
 def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplicates(tmp_path: Path) -> None:
-    dataset = tmp_path / "demo"
-    generate_dataset(dataset, seed=7)
-    home = tmp_path / "dagster_home"  # the embedded default: SQLite, no dagster.yaml
-    home.mkdir()
-    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
-    env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
+    env = instance_env(tmp_path)  # the embedded default: SQLite, no dagster.yaml
+    home, warehouse_url = env["DAGSTER_HOME"], env["KPI_WAREHOUSE_URL"]
     cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-10"]
     running = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(home) as instance:
         deadline = time.time() + 300
         while not instance.get_materialized_partitions(AssetKey("raw_docs")):
             assert running.poll() is None and time.time() < deadline, running.communicate()
@@ -128,7 +130,7 @@ def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplic
     out, err = running.communicate(timeout=300)
     assert running.returncode != 0, out
 
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(home) as instance:
         (run,) = instance.get_runs()
         assert run.status in {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}, err[-3000:]
         (interrupted,) = instance.get_backfills()
