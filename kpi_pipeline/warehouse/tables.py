@@ -211,6 +211,44 @@ LLM_CALLS = Table(
     doc="One row per LLM call (or response-cache hit), with tokens by kind and cost.",
 )
 
+DAY_STATUS = Table(
+    "extract",
+    "day_status",
+    (
+        _c("day", "DATE", "Partition day", False),
+        _c(
+            "status",
+            "TEXT",
+            "complete (every asked answer was read), partial (some answers unread) or failed (too many unread)",
+            False,
+        ),
+        _c("metrics", "INTEGER", "Catalog metrics extracted for the day", False),
+        _c(
+            "unread",
+            "INTEGER",
+            "Answers the backend did not give: malformed after retry, refused, truncated, lost",
+            False,
+        ),
+        _c("unread_metrics", "TEXT", "JSON array of the metric ids with an unread answer"),
+        _c("catalog_version", "TEXT", "Hash of the catalog the day was extracted with", False),
+        _c("prompt_version", "TEXT", "Prompt version the day was extracted with", False),
+        _c("backend", "TEXT", "offline or anthropic", False),
+        _c("model", "TEXT", "Model", False),
+        _c("extract_run_id", "TEXT", "Dagster run that extracted the day"),
+        _c("extracted_at", "TIMESTAMPTZ", "When the day was extracted", False),
+        _c(
+            "publish_status",
+            "TEXT",
+            "NULL until publish ran after this extraction; published, or held (the gate held the day back)",
+        ),
+        _c("publish_reason", "TEXT", "Why the day was held back, or which values kept their previous version"),
+        _c("publish_run_id", "TEXT", "Dagster run that last published (or held) the day"),
+        _c("published_at", "TIMESTAMPTZ", "When publish last decided the day"),
+    ),
+    key=("day",),
+    doc="One row per extracted day: whether every answer was read, and what publish then decided. Resume reads it.",
+)
+
 DIM_METRIC = Table(
     "kpi",
     "dim_metric",
@@ -309,7 +347,7 @@ OKR_KEY_RESULTS = Table(
 )
 
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
-EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS)
+EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS)
 KPI_TABLES = (DIM_METRIC, FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE, OKR_OBJECTIVES, OKR_KEY_RESULTS)
 ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES + KPI_TABLES
 
