@@ -74,6 +74,9 @@ class DuckDBWarehouse(Warehouse):
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
         """The file lock already makes this process the only writer."""
 
+    def lock_ddl(self, tx: Transaction) -> None:
+        """The file lock already makes this process the only writer."""
+
     @contextlib.contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         current = getattr(self._local, "con", None)
