@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -228,6 +229,21 @@ def _evidence_items(evidence: Any) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict) and str(i.get("quote") or "").strip()]
 
 
+def bi_url(value: Any) -> str | None:
+    """An http(s) URL with a host, else None. BI tools render `fct_metric_evidence.url` as a link, so a
+    `javascript:` or `data:` URL arriving in evidence would run in the browser of whoever clicks it."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in {"http", "https"} and parts.hostname else None
+
+
 def _run_id(row_run_id: Any, publishing_run_id: str) -> str:
     return row_run_id if isinstance(row_run_id, str) and row_run_id else publishing_run_id
 
@@ -258,7 +274,7 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
                 "evidence_no": n,
                 "source_type": item.get("source_type"),
                 "source_id": item.get("source_id"),
-                "url": item.get("url"),
+                "url": bi_url(item.get("url")),
                 "quote": item["quote"],
             }
             for row in passed.itertuples(index=False)
