@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -83,24 +84,42 @@ class DuckDBWarehouse(Warehouse):
         if current is not None:  # nested use in one thread shares the connection and the lock
             yield current
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+") as lock_file:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_file = open(lock_path, "a+")  # noqa: SIM115 (closed below, after the lock is released)
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+        with lock_file:
             _flock(lock_file.fileno(), self.lock_timeout_s, self.path)
             try:
                 try:
                     con = duckdb.connect(str(self.path))
                 except duckdb.Error as exc:
+                    if not _writable(self.path.parent):
+                        raise self._unwritable(exc) from None
                     raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
                 self._local.con = con
                 try:
                     con.execute("SET TimeZone = 'UTC'")
                     yield con
+                except duckdb.Error as exc:  # e.g. the write-ahead log cannot be created on COMMIT
+                    if not _writable(self.path.parent):
+                        raise self._unwritable(exc) from exc
+                    raise
                 finally:
                     self._local.con = None
                     con.close()
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _unwritable(self, exc: BaseException) -> WarehouseError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        return WarehouseError(
+            f"cannot write the DuckDB warehouse {self.path}: {reason}. The pipeline writes the file, its .wal and "
+            f".lock beside it, so make the folder {self.path.parent} writable for this user, or set "
+            "KPI_WAREHOUSE_URL to a file in a writable folder"
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -125,6 +144,15 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("COMMIT")
             finally:
                 self._local.in_tx = False
+
+
+def _writable(folder: Path) -> bool:
+    """Whether this process can create files in `folder` (tried, not guessed from mode bits)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _flock(fd: int, timeout_s: float, path: Path) -> None:

@@ -226,11 +226,27 @@ def open_warehouse(url: str) -> Warehouse:
     if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         from kpi_pipeline.warehouse.postgres_engine import PostgresWarehouse
 
-        return PostgresWarehouse("postgresql://" + url.split("://", 1)[1], url=url)
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        if not _database_of(conninfo):  # libpq would fall back to the `postgres` database (or the user's)
+            raise WarehouseError(
+                f"KPI_WAREHOUSE_URL={_redact(url)!r} names no database: write postgresql://user@host:5432/kpi "
+                "(the database the kpi, raw and extract schemas go in; create it first)"
+            )
+        return PostgresWarehouse(conninfo, url=url)
     raise WarehouseError(
         f"KPI_WAREHOUSE_URL={_redact(url)!r} is not supported: use duckdb:///path/to/file.duckdb "
         "or postgresql://user@host:5432/database"
     )
+
+
+def _database_of(conninfo: str) -> str | None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return str(conninfo_to_dict(conninfo).get("dbname") or "") or None
+    except psycopg.ProgrammingError as exc:  # not a URL libpq can parse
+        raise WarehouseError(f"KPI_WAREHOUSE_URL={_redact(conninfo)!r} is not a valid PostgreSQL URL: {exc}") from None
 
 
 def _redact(url: str) -> str:
