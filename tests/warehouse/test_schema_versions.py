@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
+from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.warehouse import Warehouse, open_warehouse
-from kpi_pipeline.warehouse.publish import VIEWS, ensure_kpi_schema
+from kpi_pipeline.warehouse.publish import VIEWS, ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
 from kpi_pipeline.warehouse.tables import ALL_TABLES, RAW_DOCS, Column, Table
+from tests.quality.synthetic import CATALOG, DAY, clean_day, store
 
 
 def test_first_ensures_in_four_processes_at_once_all_succeed_on_postgres(postgres_url: str) -> None:
@@ -55,7 +58,7 @@ def bi_reader(postgres_url: str) -> Iterator[psycopg.Connection]:
         con.rollback()
 
 
-def test_a_second_ensure_runs_no_ddl_against_a_reader_on_postgres(
+def test_a_second_run_takes_no_lock_a_bi_reader_holds_on_postgres(
     postgres_url: str, bi_reader: psycopg.Connection
 ) -> None:
     # the writer gives up after 300 ms waiting for a lock: any ALTER, DROP or CREATE OR REPLACE on a table
@@ -63,7 +66,12 @@ def test_a_second_ensure_runs_no_ddl_against_a_reader_on_postgres(
     writer = open_warehouse(postgres_url + "?options=-c%20lock_timeout%3D300")
     writer.ensure_tables()
     ensure_kpi_schema(writer)
-    assert writer.scalar("SELECT count(*) FROM kpi.okr_progress") == 0
+    # and the rest of a day's run: the catalog, the extracted values and the published day
+    publish_catalog(writer, CATALOG)
+    store(writer, clean_day(DAY), [DAY])
+    gate = run_gate(read_metric_values(writer, [DAY]), CATALOG, [DAY])
+    publish_gate(writer, gate, "run-1", datetime(2026, 7, 3, tzinfo=UTC))
+    assert writer.scalar("SELECT count(*) FROM kpi.fct_metric_daily") == 3
 
 
 def test_a_changed_view_is_replaced_in_place_not_dropped_and_created(postgres_url: str) -> None:
