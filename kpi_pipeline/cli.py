@@ -12,7 +12,6 @@ from pathlib import Path
 
 from kpi_pipeline import settings
 from kpi_pipeline.catalog import quarter_bounds
-from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
 
 DEMO_SEED = 7
 DEMO_QUARTER = "2026-Q3"
@@ -69,6 +68,7 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo company if needed, run the whole pipeline over its quarter, say what was made."""
     from kpi_pipeline.demo import generate_dataset
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS  # reads KPI_START_DATE
 
     dataset = Path(settings.DEMO_DATASET)
     marker = dataset / "truth.csv"
@@ -231,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kpi_pipeline.extraction.cost import BudgetExceeded
     from kpi_pipeline.extraction.llm_config import LlmConfigError
     from kpi_pipeline.orchestration.evaluate import DatasetError
+    from kpi_pipeline.settings import SettingError
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
@@ -238,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (CatalogError, DatasetError, SourceError, WarehouseError, LlmConfigError, BudgetExceeded) as exc:
+        print(f"kpi-pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except SettingError as exc:  # an environment variable, such as KPI_START_DATE
         print(f"kpi-pipeline {args.command}: {exc}", file=sys.stderr)
         return 2
 

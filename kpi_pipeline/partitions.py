@@ -7,6 +7,8 @@ from datetime import date
 
 from dagster import DailyPartitionsDefinition
 
+from kpi_pipeline.settings import SettingError
+
 DEMO_QUARTER_START = "2026-07-01"
 
 
@@ -16,7 +18,7 @@ def start_date() -> str:
     try:
         date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"KPI_START_DATE={raw!r} is not a date: write it as YYYY-MM-DD") from None
+        raise SettingError(f"KPI_START_DATE={raw!r} is not a date: write it as YYYY-MM-DD") from None
     return raw
 
 

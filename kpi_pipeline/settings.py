@@ -12,6 +12,11 @@ from pathlib import Path
 
 from dagster import EnvVar
 
+
+class SettingError(ValueError):
+    """An environment variable holds a value the pipeline cannot use; the message names it and the fix."""
+
+
 DEMO_DATASET = "data/demo"
 DEFAULT_WAREHOUSE_URL = "duckdb:///data/warehouse.duckdb"
 
