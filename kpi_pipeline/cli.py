@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from kpi_pipeline import settings
-from kpi_pipeline.catalog import quarter_bounds
-from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+# Only light modules here: `--help` and argument errors must answer before Dagster, pandas, GX or the
+# anthropic SDK are imported (seconds on a small machine). Commands import what they use.
+from kpi_pipeline import preflight, settings
 
 DEMO_SEED = 7
 DEMO_QUARTER = "2026-Q3"
@@ -68,7 +68,10 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo company if needed, run the whole pipeline over its quarter, say what was made."""
+    preflight.check_instance_storage(preflight.dagster_home(create=True))
+    from kpi_pipeline.catalog import quarter_bounds
     from kpi_pipeline.demo import generate_dataset
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
 
     dataset = Path(settings.DEMO_DATASET)
     marker = dataset / "truth.csv"
@@ -141,18 +144,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Backfill a quarter or a range through the Dagster instance, skipping days already done."""
+    days = preflight.backfill_days(args.start, args.end)
+    preflight.check_instance_storage(preflight.dagster_home())
     from dagster import DagsterInstance
 
     from kpi_pipeline.catalog import load_catalog
     from kpi_pipeline.orchestration.backfill import already_done, run_backfill
-    from kpi_pipeline.orchestration.days import parse_day_range
-    from kpi_pipeline.partitions import daily_partitions
     from kpi_pipeline.warehouse import open_warehouse
 
-    days = parse_day_range(args.start, args.end)
-    first_partition = daily_partitions.start.date()
-    if days[0] < first_partition:
-        raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
     wh = open_warehouse(os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL))
     wh.ensure_tables()
     _lean_event_log()
@@ -175,14 +174,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     """Print the calls, tokens and dollars extracting a range would cost, without calling a model."""
+    days = preflight.day_range(args.start, args.end)
     from dagster import build_resources
 
-    from kpi_pipeline.definitions import resources
-    from kpi_pipeline.orchestration.days import parse_day_range
     from kpi_pipeline.orchestration.estimate import configured_estimate
 
-    days = parse_day_range(args.start, args.end)
     names = ("catalog", "warehouse", "slack", "jira", "docs", "llm")
+    resources = settings.resource_defs()
     with build_resources({name: resources[name] for name in names}) as r:
         text = configured_estimate(
             days,
@@ -225,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; errors a user can fix print one line (what, where, what to do), not a traceback."""
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors whose message tells a user what to fix. The modules are imported only once something
+    failed, and a preflight refusal is caught before that, so it costs no heavy import either."""
     from kpi_pipeline.catalog import CatalogError
     from kpi_pipeline.extraction.cost import BudgetExceeded
     from kpi_pipeline.extraction.llm_config import LlmConfigError
@@ -234,12 +233,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
+    return (
+        CatalogError,
+        DatasetError,
+        SourceError,
+        WarehouseError,
+        LlmConfigError,
+        BudgetExceeded,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors a user can fix print one line (what, where, what to do), not a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CatalogError, DatasetError, SourceError, WarehouseError, LlmConfigError, BudgetExceeded) as exc:
-        print(f"kpi-pipeline {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except (preflight.UsageError, settings.SettingsError) as exc:
+        refused: Exception = exc
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        refused = exc
+    print(f"kpi-pipeline {args.command}: {refused}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
