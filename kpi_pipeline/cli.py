@@ -1,9 +1,10 @@
-"""`kpi-pipeline`: the demo, backfills, evaluation and cost estimates from the command line."""
+"""`kpi-pipeline`: the demo, backfills, evaluation, cost estimates and read-only SQL from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -93,20 +94,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _summary(env: dict[str, str], seconds: float) -> str:
     from kpi_pipeline.dashboard import dashboard_path
     from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.engine import redact_url
     from kpi_pipeline.warehouse.tables import ALL_TABLES
 
-    url = env.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+    url = env.get("KPI_WAREHOUSE_URL") or settings.DEFAULT_WAREHOUSE_URL
     wh = open_warehouse(url)
-    lines = [f"\ndone in {seconds:.0f}s. Warehouse {url}:"]
+    lines = [f"\ndone in {seconds:.0f}s. Warehouse {redact_url(url)}:"]
     for t in ALL_TABLES:
         n = wh.scalar(f"SELECT count(*) FROM {t.qualified}")
         lines.append(f"  {t.qualified:<28} {n:>8} rows")
+    query = shlex.quote("SELECT * FROM kpi.okr_progress")
     lines += [
         f"Dagster instance: {env['DAGSTER_HOME']} (browse it with `make dev`, then http://127.0.0.1:3000)",
-        "Query it: duckdb data/warehouse.duckdb  (docs/warehouse.md has example queries)",
+        f"Query it: {self_command()} sql {query}  (docs/warehouse.md has example queries)",
         f"Dashboard: {dashboard_path().resolve()} (open it in a browser)",
     ]
     return "\n".join(lines)
+
+
+def self_command() -> str:
+    """This CLI as a command that works from the current folder: the `kpi-pipeline` script installed beside
+    this Python (`.venv/bin/kpi-pipeline` after `make demo`), else `python -m kpi_pipeline.cli`."""
+    script = Path(sys.executable).parent / "kpi-pipeline"
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m kpi_pipeline.cli"
+    relative = os.path.relpath(script)
+    return shlex.quote(str(script) if relative.startswith("..") else relative)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -196,6 +209,26 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run one read-only statement on the configured warehouse and print its rows."""
+    if args.file:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise preflight.UsageError(f"cannot read --file {args.file}: {exc.strerror}") from None
+    elif args.query not in (None, "-"):
+        text = args.query
+    elif sys.stdin.isatty():
+        raise preflight.UsageError('give a query: kpi-pipeline sql "SELECT * FROM kpi.okr_progress", -f FILE, or stdin')
+    else:
+        text = sys.stdin.read()
+    from kpi_pipeline.query import format_csv, format_table, run_query
+
+    result = run_query(settings.warehouse_url(), text)
+    print(format_csv(result) if args.csv else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -220,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="OUT", help="write the full report (per metric too) as JSON")
     ev.add_argument("--min-accuracy", type=float, help="exit 1 when accuracy is below this")
     ev.set_defaults(func=cmd_eval)
+    sql = sub.add_parser("sql", help="run one read-only SQL statement on the warehouse (KPI_WAREHOUSE_URL)")
+    sql.add_argument("query", nargs="?", help="the statement; omit it (or write -) to read it from stdin")
+    sql.add_argument("-f", "--file", help="read the statement from this file")
+    sql.add_argument("--csv", action="store_true", help="print CSV with every character, not a table")
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
@@ -230,6 +268,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from kpi_pipeline.extraction.cost import BudgetExceeded
     from kpi_pipeline.extraction.llm_config import LlmConfigError
     from kpi_pipeline.orchestration.evaluate import DatasetError
+    from kpi_pipeline.query import QueryError
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
@@ -240,6 +279,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         WarehouseError,
         LlmConfigError,
         BudgetExceeded,
+        QueryError,
     )
 
 

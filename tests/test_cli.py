@@ -187,7 +187,9 @@ def test_the_secret_in_a_storage_url_is_never_printed(tmp_path: Path, monkeypatc
 # -- help ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [["--help"], ["backfill", "--help"], ["estimate", "--help"], ["eval", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["backfill", "--help"], ["estimate", "--help"], ["eval", "--help"], ["sql", "--help"]]
+)
 def test_help_imports_no_dagster_pandas_gx_or_sdk(args: list[str]) -> None:
     code = (
         "import sys\nfrom kpi_pipeline.cli import main\n"
