@@ -126,16 +126,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Score extraction on a dataset folder; non-zero exit below --min-accuracy."""
     import json
 
-    from kpi_pipeline.orchestration.evaluate import evaluate_dataset
-    from kpi_pipeline.resources.llm import LlmResource
+    from dagster import build_resources
 
-    llm = LlmResource(
-        backend=args.backend,
-        api_key=os.environ.get("ANTHROPIC_API_KEY"),
-        base_url=os.environ.get("ANTHROPIC_BASE_URL"),
-        model=os.environ.get("KPI_LLM_MODEL"),
-    )
-    report = evaluate_dataset(Path(args.dataset), llm.get_backend())
+    from kpi_pipeline.orchestration.evaluate import evaluate_dataset
+
+    with build_resources({"llm": settings.llm_resource(backend=args.backend)}) as built:
+        llm = built.llm
+        backend = llm.get_backend()
+    if llm.backend_name() == "anthropic":
+        print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
+    report = evaluate_dataset(Path(args.dataset), backend)
     keys = ["accuracy", "abstention_precision", "abstention_recall", "grounded_rate", "ece", "conflicts"]
     keys += ["quarantined", "input_tokens", "output_tokens", "cost_usd"]
     print(f"{args.dataset}: {report['days']} days, backend {report['backend']} ({report['model']})")
