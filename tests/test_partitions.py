@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from kpi_pipeline.partitions import start_date
-from kpi_pipeline.settings import SettingError
+from kpi_pipeline.settings import SettingError, start_date
 
 
 @pytest.mark.parametrize("command", [["backfill", "2026-Q3"], ["estimate", "2026-Q3"]])
