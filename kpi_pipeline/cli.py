@@ -150,6 +150,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from kpi_pipeline.warehouse import open_warehouse
 
     days = parse_day_range(args.start, args.end)
+    if args.allow_empty:
+        os.environ["KPI_ALLOW_EMPTY"] = "all"
     first_partition = daily_partitions.start.date()
     if days[0] < first_partition:
         raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
@@ -208,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
     bf.add_argument("end", nargs="?", help="the last day YYYY-MM-DD (inclusive)")
     bf.add_argument("--force", action="store_true", help="redo days that are already published")
+    bf.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let sources that now yield nothing empty days their raw tables hold (sets KPI_ALLOW_EMPTY=all)",
+    )
     bf.set_defaults(func=cmd_backfill)
     est = sub.add_parser("estimate", help="expected LLM calls, tokens and dollars for a quarter or START END")
     est.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")

@@ -6,6 +6,8 @@ the embedded demo: DuckDB under data/, the demo company's dataset, the offline e
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions, in_process_executor, load_assets_from_modules
 
 from kpi_pipeline import checks, settings
@@ -26,17 +28,22 @@ resources = {
     "catalog": CatalogResource(path=settings.env_or("KPI_CATALOG", str(settings.catalog_path()))),
     "slack": SlackSource(
         source=settings.env_or("KPI_SLACK_SOURCE", str(dataset / "slack")),
+        from_dataset=not os.environ.get("KPI_SLACK_SOURCE"),
         token=settings.optional_env("SLACK_BOT_TOKEN"),
         api_url=settings.optional_env("SLACK_API_URL"),
     ),
     "jira": JiraSource(
         source=settings.env_or("KPI_JIRA_SOURCE", str(dataset / "jira")),
+        from_dataset=not os.environ.get("KPI_JIRA_SOURCE"),
         url=settings.optional_env("JIRA_URL"),
         email=settings.optional_env("JIRA_EMAIL"),
         api_token=settings.optional_env("JIRA_API_TOKEN"),
         jql=settings.optional_env("JIRA_JQL"),
     ),
-    "docs": DocsSource(source=settings.env_or("KPI_DOCS_SOURCE", str(dataset / "docs"))),
+    "docs": DocsSource(
+        source=settings.env_or("KPI_DOCS_SOURCE", str(dataset / "docs")),
+        from_dataset=not os.environ.get("KPI_DOCS_SOURCE"),
+    ),
     "llm": LlmResource(
         backend=settings.optional_env("KPI_LLM_BACKEND"),
         api_key=settings.optional_env("ANTHROPIC_API_KEY"),

@@ -19,6 +19,7 @@ from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
 from kpi_pipeline.sources.jira_export import export_files, read_export_folder
 from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, rows_for_day
+from kpi_pipeline.sources.presence import describe, skip_reason
 
 _ExportFingerprint = tuple[tuple[str, int, int], ...]
 
@@ -28,9 +29,10 @@ _api_cache: dict[tuple[str, str, str], tuple[date, list[IssueTimeline]]] = {}
 
 
 class JiraSource(dg.ConfigurableResource):
-    """Jira issues and their history; `source` is an export folder or "api" (KPI_JIRA_SOURCE)."""
+    """Jira issues and their history; `source` is an export folder, "api" or "none" (KPI_JIRA_SOURCE)."""
 
     source: str
+    from_dataset: bool = False  # `source` is the default $KPI_DATASET/jira: a dataset without it has no Jira
     url: str | None = None
     email: str | None = None
     api_token: str | None = Field(default=None, repr=False)
@@ -38,10 +40,20 @@ class JiraSource(dg.ConfigurableResource):
 
     def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
-        raw.jira_events without `ingested_at`."""
+        raw.jira_events without `ingested_at`; none when the source is skipped."""
         return rows_for_day(self._timelines(day), day)
 
+    def skip_reason(self) -> str | None:
+        """Why there is no Jira source to read (KPI_JIRA_SOURCE=none, or a dataset without jira/), else None."""
+        return skip_reason("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
+
+    def location(self) -> str:
+        """Where the rows come from, for messages: `KPI_JIRA_SOURCE=...` or the dataset's jira/ folder."""
+        return describe("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
+
     def _timelines(self, day: date) -> list[IssueTimeline]:
+        if self.skip_reason() is not None:
+            return []
         source = self.source.strip()
         if not source:
             raise SourceError("KPI_JIRA_SOURCE is empty: set it to a folder of Jira search-response files or to 'api'")
