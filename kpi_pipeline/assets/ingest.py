@@ -68,6 +68,16 @@ def _skipped(context: AssetExecutionContext, reason: str) -> dict[str, MetadataV
     }
 
 
+def _noted(context: AssetExecutionContext, source: str, notes: dict[str, int]) -> dict[str, MetadataValue]:
+    """Log what the source set aside (when anything was); the counts as metadata either way."""
+    found = {name: count for name, count in notes.items() if count}
+    if found:
+        context.log.warning(
+            f"{source}: " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in found.items())
+        )
+    return {name: MetadataValue.int(count) for name, count in notes.items()}
+
+
 def _load_days(
     context: AssetExecutionContext,
     wh: Warehouse,
@@ -195,7 +205,11 @@ def raw_jira(
                 context.log.info(f"jira: {i}/{len(days)} days, {n_issues} issue states, {n_events} events")
     if refused:
         raise refusal("jira", jira.location(), f"{RAW_JIRA_ISSUES.qualified}/{RAW_JIRA_EVENTS.qualified}", refused)
-    common = {"days": span(days), "warehouse": warehouse.display_url}
+    common: dict[str, MetadataValue] = {
+        "days": MetadataValue.text(span(days)),
+        "warehouse": MetadataValue.text(warehouse.display_url),
+        **_noted(context, "jira", jira.notes(days[-1])),
+    }
     return (
         MaterializeResult(
             asset_key=AssetKey("raw_jira_issues"),

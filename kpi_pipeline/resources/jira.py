@@ -18,7 +18,7 @@ from pydantic import Field
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
 from kpi_pipeline.sources.jira_export import export_files, read_export_folder
-from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, rows_for_day
+from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, duplicate_counts, rows_for_day
 from kpi_pipeline.sources.presence import describe, skip_reason
 
 _ExportFingerprint = tuple[tuple[str, int, int], ...]
@@ -42,6 +42,10 @@ class JiraSource(dg.ConfigurableResource):
         """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
         raw.jira_events without `ingested_at`; none when the source is skipped."""
         return rows_for_day(self._timelines(day), day)
+
+    def notes(self, day: date) -> dict[str, int]:
+        """What reading the source up to `day` set aside: repeated changelog entries and comments, dropped."""
+        return duplicate_counts(self._timelines(day))
 
     def skip_reason(self) -> str | None:
         """Why there is no Jira source to read (KPI_JIRA_SOURCE=none, or a dataset without jira/), else None."""
