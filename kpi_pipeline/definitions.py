@@ -31,6 +31,7 @@ resources = {
         from_dataset=not os.environ.get("KPI_SLACK_SOURCE"),
         token=settings.optional_env("SLACK_BOT_TOKEN"),
         api_url=settings.optional_env("SLACK_API_URL"),
+        max_file_mb=settings.env_int("KPI_MAX_SOURCE_FILE_MB", 100),
     ),
     "jira": JiraSource(
         source=settings.env_or("KPI_JIRA_SOURCE", str(dataset / "jira")),

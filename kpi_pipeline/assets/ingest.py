@@ -154,6 +154,7 @@ def raw_slack_messages(
             "table": RAW_SLACK_MESSAGES.qualified,
             "warehouse": warehouse.display_url,
             "preview": _preview(samples, ["channel_name", "ts", "subtype", "text"]),
+            **_noted(context, "slack", slack.notes()),
         }
     )
 
@@ -248,5 +249,6 @@ def raw_docs(context: AssetExecutionContext, docs: DocsSource, warehouse: Wareho
             "table": RAW_DOCS.qualified,
             "warehouse": warehouse.display_url,
             "preview": _preview(samples, ["path", "title", "day"]),
+            **_noted(context, "docs", docs.notes()),
         }
     )

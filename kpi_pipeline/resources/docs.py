@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from kpi_pipeline.sources.docs import DOCS_COLUMNS, docs_for_day
+from kpi_pipeline.sources.docs import DOCS_COLUMNS, docs_for_day, future_dated
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.presence import describe, skip_reason
 
@@ -29,6 +29,12 @@ class DocsSource(ConfigurableResource):
     def location(self) -> str:
         """Where the rows come from, for messages: `KPI_DOCS_SOURCE=...` or the dataset's docs/ folder."""
         return describe("docs", "KPI_DOCS_SOURCE", self.source, self.from_dataset)
+
+    def notes(self) -> dict[str, int]:
+        """What the folder holds that no partition up to today reads: docs dated in the future."""
+        if self.skip_reason() is not None or not self.source.strip():
+            return {"future_dated_docs": 0}
+        return {"future_dated_docs": future_dated(Path(self.source).expanduser(), datetime.now(UTC).date())}
 
     def docs_for_day(self, day: date) -> pd.DataFrame:
         """raw.docs rows of `day`, without ingested_at; none when the source is skipped."""

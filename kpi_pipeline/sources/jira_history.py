@@ -18,6 +18,7 @@ import pandas as pd
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_export import CustomFields, adf_to_text, current_sprint_name, parse_timestamp
+from kpi_pipeline.sources.urls import web_url
 from kpi_pipeline.warehouse.tables import RAW_JIRA_EVENTS, RAW_JIRA_ISSUES
 
 ISSUE_COLUMNS = [c for c in RAW_JIRA_ISSUES.column_names if c != "ingested_at"]
@@ -389,9 +390,10 @@ def _guess_category(name: str | None) -> str | None:
 
 
 def _browse_url(issue: Mapping[str, Any], site_url: str | None) -> str | None:
-    self_link = str(issue.get("self") or "")
+    """The issue's browse link on its site (from `self`, else the configured site), http(s) only."""
+    self_link = web_url(issue.get("self")) or ""
     base = self_link.split("/rest/api/", 1)[0] if "/rest/api/" in self_link else (site_url or "").rstrip("/")
-    return f"{base}/browse/{issue['key']}" if base else None
+    return web_url(f"{base}/browse/{issue['key']}") if base else None
 
 
 def _timestamp(key: str, what: str, raw: Any) -> datetime:

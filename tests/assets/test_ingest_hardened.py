@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from dagster import AssetsDefinition, materialize
 
-from kpi_pipeline.assets.ingest import raw_jira
+from kpi_pipeline.assets.ingest import raw_docs, raw_jira, raw_slack_messages
+from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
+from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.resources.warehouse import WarehouseResource
 from kpi_pipeline.warehouse import open_warehouse
 
@@ -77,3 +79,22 @@ def test_a_null_changelog_is_no_history(tmp_path: Path, duckdb_url: str, changel
     assert ok, error
     issues = open_warehouse(duckdb_url).query_df("SELECT issue_key FROM raw.jira_issues")
     assert list(issues["issue_key"]) == ["PLAT-2"]
+
+
+def test_what_a_run_does_not_read_is_in_its_metadata(tmp_path: Path, duckdb_url: str) -> None:
+    """Future-dated docs and channel folders no listing names are counted where the run reports."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "today.md").write_text(f"---\ndate: {DAY}\n---\nError rate 3%.\n")
+    (docs / "future.md").write_text("---\ndate: 2999-01-01\n---\nError rate 1%.\n")
+    ok, error, metadata = run(raw_docs, duckdb_url, docs=DocsSource(source=str(docs)))
+    assert ok, error
+    assert metadata["future_dated_docs"] == 1 and metadata["dagster/row_count"] == 1
+
+    export = tmp_path / "slack"
+    for folder in ("general", "unlisted"):
+        (export / folder).mkdir(parents=True)
+    (export / "channels.json").write_text(json.dumps([{"id": "C1", "name": "general"}]))
+    ok, error, metadata = run(raw_slack_messages, duckdb_url, slack=SlackSource(source=str(export)))
+    assert ok, error
+    assert metadata["orphan_channel_folders"] == 1
