@@ -40,6 +40,7 @@ resources = {
         email=settings.optional_env("JIRA_EMAIL"),
         api_token=settings.optional_env("JIRA_API_TOKEN"),
         jql=settings.optional_env("JIRA_JQL"),
+        state_dir=settings.env_or("KPI_JIRA_STATE_DIR", "data/jira_state"),
     ),
     "docs": DocsSource(
         source=settings.env_or("KPI_DOCS_SOURCE", str(dataset / "docs")),
