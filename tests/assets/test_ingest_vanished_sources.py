@@ -4,6 +4,7 @@ naming the source, and only KPI_ALLOW_EMPTY empties them. An unconfigured source
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -263,3 +264,14 @@ def test_an_explicit_path_that_does_not_exist_is_an_error_naming_the_setting(
         ok, error, _ = run(assets, url, **{name: resource})
         assert not ok and setting in error and str(tmp_path / "nope") in error
     assert_unchanged(before, raw_tables(url))
+
+
+def test_backfill_allow_empty_sets_kpi_allow_empty_for_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpi_pipeline.cli import build_parser, cmd_backfill
+
+    monkeypatch.setenv("KPI_ALLOW_EMPTY", "")  # restored after the test
+    args = build_parser().parse_args(["backfill", "2020-01-01", "2020-01-02", "--allow-empty"])
+    with pytest.raises(SystemExit, match="before KPI_START_DATE"):  # stops before any run: the setting is made first
+        cmd_backfill(args)
+    assert os.environ["KPI_ALLOW_EMPTY"] == "all"
+    assert not build_parser().parse_args(["backfill", "2026-Q3"]).allow_empty
