@@ -161,19 +161,21 @@ def _timeline(
 
 def _unique_by_id(key: str, what: str, entries: Any) -> tuple[list[Mapping[str, Any]], int]:
     """Changelog histories or comments, each id once (the first copy: overlapping API pages repeat entries),
-    and how many repeats were dropped. A missing or null list is no entries."""
+    and how many repeats were dropped. A missing or null list is no entries. An entry without an id (a
+    hand-written export) gets `p<position>`, so its events still have distinct ids."""
     if entries is None:
         return [], 0
     if not isinstance(entries, list):
         raise SourceError(
             f"issue {key}: the {what} list is a JSON {type(entries).__name__}, not an array; re-export it"
         )
-    unique: dict[object, Mapping[str, Any]] = {}
+    unique: dict[str, Mapping[str, Any]] = {}
     for position, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise SourceError(f"issue {key}: {what} #{position} is not a JSON object; re-export the issue")
-        # entries without an id (hand-written exports) cannot be told apart: each is kept
-        unique.setdefault(str(entry["id"]) if entry.get("id") is not None else position, entry)
+        if entry.get("id") is None:
+            entry = {**entry, "id": f"p{position}"}
+        unique.setdefault(str(entry["id"]), entry)
     return list(unique.values()), len(entries) - len(unique)
 
 

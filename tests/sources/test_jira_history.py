@@ -371,3 +371,23 @@ def test_histories_without_ids_are_all_kept() -> None:
     timeline = timeline_of(make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [one, two]))
     assert [c.to_text for c in timeline.changes] == ["In Progress", "Done"]
     assert timeline.duplicate_histories == 0
+
+
+def test_entries_without_ids_get_distinct_event_ids() -> None:
+    one = {"created": "2026-07-02T10:00:00.000+0000", "items": [moved("To Do", "In Progress")]}
+    two = {"created": "2026-07-02T12:00:00.000+0000", "items": [moved("In Progress", "Done")]}
+    notes = [{"created": "2026-07-02T11:00:00.000+0000", "body": text} for text in ("a", "b")]
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [one, two], comment={"comments": notes})
+    _, events = rows_for_day([timeline_of(issue)], date(2026, 7, 2))
+    assert sorted(events["event_id"]) == [
+        "PLAT-1/comment/p0",
+        "PLAT-1/comment/p1",
+        "PLAT-1/history/p0/0",
+        "PLAT-1/history/p1/0",
+    ]
+
+
+def test_a_history_that_is_not_an_object_names_the_issue() -> None:
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [None])  # type: ignore[list-item]
+    with pytest.raises(SourceError, match=r"^issue PLAT-1: changelog history #0 is not a JSON object"):
+        timeline_of(issue)
