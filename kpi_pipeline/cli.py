@@ -157,6 +157,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Backfill a quarter or a range through the Dagster instance, skipping days already done."""
+    if args.allow_empty:
+        os.environ["KPI_ALLOW_EMPTY"] = "all"
     days = preflight.backfill_days(args.start, args.end)
     preflight.check_instance_storage(preflight.dagster_home())
     from dagster import DagsterInstance
@@ -240,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
     bf.add_argument("end", nargs="?", help="the last day YYYY-MM-DD (inclusive)")
     bf.add_argument("--force", action="store_true", help="redo days that are already published")
+    bf.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let sources that now yield nothing empty days their raw tables hold (sets KPI_ALLOW_EMPTY=all)",
+    )
     bf.set_defaults(func=cmd_backfill)
     est = sub.add_parser("estimate", help="expected LLM calls, tokens and dollars for a quarter or START END")
     est.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")

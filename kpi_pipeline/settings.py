@@ -110,8 +110,10 @@ def resource_defs() -> dict[str, Any]:
         "catalog": CatalogResource(path=env_or("KPI_CATALOG", str(catalog_path()))),
         "slack": SlackSource(
             source=env_or("KPI_SLACK_SOURCE", str(dataset / "slack")),
+            from_dataset=not os.environ.get("KPI_SLACK_SOURCE"),
             token=optional_env("SLACK_BOT_TOKEN"),
             api_url=optional_env("SLACK_API_URL"),
+            max_file_mb=env_int("KPI_MAX_SOURCE_FILE_MB", 100),
         ),
         "jira": JiraSource(
             source=env_or("KPI_JIRA_SOURCE", str(dataset / "jira")),
@@ -119,7 +121,12 @@ def resource_defs() -> dict[str, Any]:
             email=optional_env("JIRA_EMAIL"),
             api_token=optional_env("JIRA_API_TOKEN"),
             jql=optional_env("JIRA_JQL"),
+            from_dataset=not os.environ.get("KPI_JIRA_SOURCE"),
+            state_dir=env_or("KPI_JIRA_STATE_DIR", "data/jira_state"),
         ),
-        "docs": DocsSource(source=env_or("KPI_DOCS_SOURCE", str(dataset / "docs"))),
+        "docs": DocsSource(
+            source=env_or("KPI_DOCS_SOURCE", str(dataset / "docs")),
+            from_dataset=not os.environ.get("KPI_DOCS_SOURCE"),
+        ),
         "llm": llm_resource(),
     }
