@@ -8,7 +8,6 @@ allowed, publishing a wrong number is not. The figures are printed (`pytest -s`)
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +23,6 @@ from kpi_pipeline.warehouse import open_warehouse
 DATASETS = Path(__file__).parent / "datasets"
 NAMES = ["rustc_perf_triage", "pypi_blog", "houstondatavis_slack"]
 MAX_WRONG_SHARE = 0.02
-
-
-def with_every_source_folder(dataset: Path, scratch: Path) -> Path:
-    """A copy of `dataset` with an empty slack/, jira/ or docs/ where it has none: until a missing source
-    folder is a skipped source, eval reads all three (the shipped datasets hold only the sources they have)."""
-    copy = scratch / dataset.name
-    shutil.copytree(dataset, copy)
-    if not (copy / "slack").exists():
-        (copy / "slack").mkdir()
-        (copy / "slack" / "channels.json").write_text("[]")
-    if not (copy / "jira").exists():
-        (copy / "jira").mkdir()
-        (copy / "jira" / "empty.json").write_text('{"issues": []}')
-    (copy / "docs").mkdir(exist_ok=True)
-    return copy
 
 
 def judged(truth: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +64,7 @@ def test_the_real_text_datasets_together_hold_40_days_and_100_readings_of_catalo
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_at_most_2_percent_of_published_values_are_wrong(name: str, tmp_path: Path) -> None:
-    dataset = with_every_source_folder(DATASETS / name, tmp_path)
+    dataset = DATASETS / name
     scratch = tmp_path / "warehouse"
     scratch.mkdir()
     report = evaluate_dataset(dataset, LlmResource(backend="offline").get_backend(), scratch)
