@@ -3,6 +3,8 @@
 The backend is called once with every request, so a concurrent or batching backend can overlap them.
 Sources that selection set aside as suspected prompt injections never reach the backend; each metric they
 name gets a `suspected_prompt_injection` grounding issue on its value for the day, read or abstained.
+An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
+reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """
@@ -17,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from kpi_pipeline.catalog import Catalog, Metric
+from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
@@ -26,6 +28,8 @@ from kpi_pipeline.extraction.schema import (
     ExtractionResult,
     MetricAnswer,
     SourceDoc,
+    UnreadAnswer,
+    unread_answer,
 )
 from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, Selection, SuspectedInjection, select
 from kpi_pipeline.extraction.source_docs import docs_docs, jira_docs, slack_docs
@@ -47,12 +51,25 @@ class RawDay:
     docs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+@dataclass(frozen=True)
+class DayRead:
+    """What a day's extraction read: the facts behind its extract.day_status row (status is the gate's rule)."""
+
+    metrics: int  # catalog metrics extracted
+    unread_metrics: tuple[str, ...]  # metrics whose value is unread, in catalog order
+    backend: str
+    model: str
+    prompt_version: str
+    catalog_version: str
+
+
 @dataclass
 class DayExtraction:
     candidates: pd.DataFrame
     values: pd.DataFrame
     calls: pd.DataFrame
     stats: dict[str, Any]
+    read: DayRead
 
 
 def source_docs(day: date, raw: RawDay) -> list[SourceDoc]:
@@ -117,7 +134,15 @@ def _day(
     candidates = pd.DataFrame([_candidate_row(r) for r in readings], columns=CANDIDATE_COLUMNS)
     value_frame = pd.DataFrame([_value_row(v) for v in values], columns=VALUE_COLUMNS)
     call_frame = pd.DataFrame(calls, columns=CALL_COLUMNS)
-    return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection))
+    read = DayRead(
+        metrics=len(values),
+        unread_metrics=tuple(v.metric_id for v in values if v.status == "unread"),
+        backend=backend.name,
+        model=backend.model,
+        prompt_version=PROMPT_VERSION,
+        catalog_version=catalog_version(catalog),
+    )
+    return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection), read)
 
 
 def _injection_issue(suspect: SuspectedInjection, metric_id: str) -> dict[str, str]:
@@ -126,7 +151,7 @@ def _injection_issue(suspect: SuspectedInjection, metric_id: str) -> dict[str, s
 
 
 def _missing_answer(metric_id: str) -> MetricAnswer:
-    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning="the backend gave no answer")
+    return unread_answer(metric_id, "the backend gave no answer")
 
 
 def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, result: ExtractionResult) -> Reading:
@@ -150,6 +175,7 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
         backend=result.backend,
         model=result.model,
         prompt_version=result.prompt_version,
+        unread=isinstance(answer, UnreadAnswer),
     )
 
 
@@ -240,6 +266,7 @@ def _stats(
     return {
         "readings": sum(r.value is not None for r in readings),
         "abstentions": sum(v.status == "abstained" for v in values),
+        "unread": sum(v.status == "unread" for v in values),
         "conflicts": sum(v.status == "conflict" for v in values),
         "ungrounded": sum(v.status == "ungrounded" for v in values),
         "suspected_injections": sum(bool(_injections(v)) for v in values),

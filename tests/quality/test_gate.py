@@ -1,6 +1,7 @@
 """The gate routes each row: published, quarantined with every reason, or neither (an abstention).
 
-Thresholds come from the catalog; structural problems and abnormal quarantine rates fail the whole run.
+Thresholds come from the catalog; range-wide structural problems block the run, and a day with a problem of its
+own (an abnormal quarantine rate, too many unread answers, a structural problem in its rows) is held back.
 """
 
 from __future__ import annotations
