@@ -1,8 +1,13 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
 The backend is called once with every request, so a concurrent or batching backend can overlap them.
-Sources that selection set aside as suspected prompt injections never reach the backend; each metric they
-name gets a `suspected_prompt_injection` grounding issue on its value for the day, read or abstained.
+Sources that selection set aside as suspected prompt injections never reach the backend. A suspect holds back
+the value of a metric it names (a `suspected_prompt_injection` grounding issue, which the gate quarantines)
+when the value could share its origin: nothing was read (the abstention is kept for review), or the value
+cites a source from the same place as the suspect (the same Slack channel, Jira project or docs path), or a
+source whose place is unknown. A value whose every quote comes from elsewhere cannot have been steered by
+text that was never sent, so it publishes, with the suspect noted as `injection_set_aside_elsewhere`: one
+joking "ignore all previous instructions" in #random does not hold back the number the status doc states.
 An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
 reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
@@ -15,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -93,7 +98,9 @@ def extract_days(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
 ) -> dict[date, DayExtraction]:
     """Every day's requests in one `backend.extract` call, then grounding and synthesis per day."""
-    selections = {day: select(day, source_docs(day, raw), catalog, token_budget) for day, raw in days.items()}
+    docs = {day: source_docs(day, raw) for day, raw in days.items()}
+    selections = {day: select(day, docs[day], catalog, token_budget) for day in days}
+    places = {d.source_id: _place(d) for day_docs in docs.values() for d in day_docs}
     requests = [r for s in selections.values() for r in s.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
@@ -101,7 +108,7 @@ def extract_days(
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend) for day in days}
+    return {day: _day(day, selections[day], by_day[day], catalog, backend, places) for day in days}
 
 
 def _day(
@@ -110,6 +117,7 @@ def _day(
     answered: list[tuple[ExtractionRequest, ExtractionResult]],
     catalog: Catalog,
     backend: ExtractionBackend,
+    places: Mapping[str, tuple[str, str]],
 ) -> DayExtraction:
     readings: list[Reading] = []
     calls: list[dict[str, Any]] = []
@@ -122,12 +130,13 @@ def _day(
     for source_type, metric_ids in selection.unasked:
         readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
     values = [
-        synthesize(
+        _value(
             m,
             day,
             [r for r in readings if r.metric_id == m.id],
-            catalog.source_authority,
-            [_injection_issue(s, m.id) for s in selection.suspected_injections if m.id in s.metric_ids],
+            catalog,
+            [s for s in selection.suspected_injections if m.id in s.metric_ids],
+            places,
         )
         for m in catalog.metrics
     ]
@@ -145,9 +154,47 @@ def _day(
     return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection), read)
 
 
-def _injection_issue(suspect: SuspectedInjection, metric_id: str) -> dict[str, str]:
+def _place(doc: SourceDoc) -> tuple[str, str]:
+    """Where a source lives, as selectors see it: (source type, Slack channel / Jira project / docs path)."""
+    return (doc.source_type, (doc.channel or "").lower())
+
+
+def _value(
+    metric: Metric,
+    day: date,
+    readings: list[Reading],
+    catalog: Catalog,
+    suspects: Sequence[SuspectedInjection],
+    places: Mapping[str, tuple[str, str]],
+) -> Synthesis:
+    """The metric's value, held back by the suspects that could share its origin (see the module docstring)."""
+    value = synthesize(metric, day, readings, catalog.source_authority)
+    if not suspects:
+        return value
+    sides = [e for side in value.conflict or () for e in cast(list[dict[str, Any]], side.get("evidence", []))]
+    cited = {places.get(str(e.get("source_id")), UNKNOWN_PLACE) for e in [*value.evidence, *sides]}
+
+    def blocks(suspect: SuspectedInjection) -> bool:
+        place = places.get(suspect.source_id, UNKNOWN_PLACE)
+        return value.value is None or place == UNKNOWN_PLACE or bool(cited & {place, UNKNOWN_PLACE})
+
+    issues = [_injection_issue(s, metric.id, places, blocks(s)) for s in suspects]
+    return synthesize(metric, day, readings, catalog.source_authority, issues)
+
+
+INJECTION_ELSEWHERE = "injection_set_aside_elsewhere"
+UNKNOWN_PLACE = ("", "")
+
+
+def _injection_issue(
+    suspect: SuspectedInjection, metric_id: str, places: Mapping[str, tuple[str, str]], blocks: bool
+) -> dict[str, str]:
     detail = f"this {suspect.source_type} source names {metric_id} but reads like instructions to the model; not read"
-    return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
+    if blocks:
+        return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
+    where = places.get(suspect.source_id, ("", ""))[1] or "its place"
+    detail += f", and the value cites no source from {where}"
+    return {"flag": INJECTION_ELSEWHERE, "source_id": suspect.source_id, "detail": detail}
 
 
 def _missing_answer(metric_id: str) -> MetricAnswer:
