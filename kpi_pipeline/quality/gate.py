@@ -81,7 +81,7 @@ class DayStats:
     abstained: int
     unread: int = 0
     unread_metrics: tuple[str, ...] = ()  # their previous published version stays
-    failing: int = -1  # rows failing a row rule (the quarantine rate's numerator); -1: same as quarantined
+    failing: int = 0  # rows failing a row rule: the quarantine rate's numerator
     problems: tuple[str, ...] = ()  # why the day is held back; empty: it publishes
     failed: bool = False  # more than the ceiling of its metrics unread: nothing of the day is written
 
@@ -92,12 +92,7 @@ class DayStats:
 
     @property
     def quarantine_rate(self) -> float:
-        failing = self.quarantined if self.failing < 0 else self.failing
-        return failing / self.rows if self.rows else 0.0
-
-    @property
-    def unread_rate(self) -> float:
-        return self.unread / self.rows if self.rows else 0.0
+        return self.failing / self.rows if self.rows else 0.0
 
 
 @dataclass(frozen=True)
