@@ -137,10 +137,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
     report = evaluate_dataset(Path(args.dataset), backend)
     keys = ["accuracy", "abstention_precision", "abstention_recall", "grounded_rate", "ece", "conflicts"]
-    keys += ["quarantined", "input_tokens", "output_tokens", "cost_usd"]
+    keys += ["quarantined", "held_days", "unread", "input_tokens", "output_tokens", "cost_usd"]
     print(f"{args.dataset}: {report['days']} days, backend {report['backend']} ({report['model']})")
     for key in keys:
         print(f"  {key:<22} {report.get(key)}")
+    for held in report["held"]:
+        print(f"  held {held['day']}: {held['reason']}")
     for metric, row in report["per_metric"].items():
         print(
             f"  {metric:<32} accuracy={row['accuracy']} abstention_p={row['abstention_precision']} "

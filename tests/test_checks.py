@@ -1,4 +1,5 @@
-"""The blocking, daily-partitioned quality check: per-day results, and a failing check blocks publishing."""
+"""The blocking, daily-partitioned quality check: per-day results; it blocks only on range-wide problems, a bad
+day is held back while the others publish, and kpi_daily's `days_published` check reports the held day."""
 
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -7,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
@@ -63,10 +65,15 @@ def _published(result: ExecuteInProcessResult) -> list[str]:
     return sorted("/".join(m.asset_key.path) for m in result.asset_materializations_for_node("kpi_daily"))
 
 
+def _check(result: ExecuteInProcessResult, name: str) -> AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
+
+
 def test_held_back_rows_warn_and_the_rest_of_the_day_publishes(run: Run, duckdb_url: str) -> None:
     result = run({DAY: with_case(DAY, "out_of_range")}, partition_key=DAY.isoformat())
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
+    evaluation = _check(result, "quality_gate")
     assert (evaluation.passed, evaluation.severity, evaluation.partition) == (
         False,
         AssetCheckSeverity.WARN,
@@ -83,21 +90,27 @@ def test_held_back_rows_warn_and_the_rest_of_the_day_publishes(run: Run, duckdb_
 
 def test_a_clean_day_passes(run: Run) -> None:
     result = run({DAY: clean_day(DAY)}, partition_key=DAY.isoformat())
-    (evaluation,) = result.get_asset_check_evaluations()
+    evaluation = _check(result, "quality_gate")
     assert evaluation.passed and evaluation.metadata["quarantined"].value == 0
+    assert _check(result, "days_published").passed
 
 
-def test_a_failing_check_blocks_publishing_of_that_partition_in_the_same_run(run: Run, duckdb_url: str) -> None:
+def test_a_day_over_the_quarantine_ceiling_is_held_back_and_the_run_reports_it(run: Run, duckdb_url: str) -> None:
     assert run({DAY: clean_day(DAY)}, partition_key=DAY.isoformat()).success
+    wh = open_warehouse(duckdb_url)
+    before = wh.query_df("SELECT * FROM kpi.fct_metric_daily ORDER BY metric_id")
     all_bad = frame(*(make(DAY) for make in PLANTED.values()))
     result = run({DAY: all_bad}, partition_key=DAY.isoformat())
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert (evaluation.passed, evaluation.severity) == (False, AssetCheckSeverity.ERROR)
-    assert "quarantine rate of 2026-07-02 is 100%" in (evaluation.description or "")
-    assert _published(result) == []
-    wh = open_warehouse(duckdb_url)  # the previous publish of the day stands untouched
-    assert wh.scalar("SELECT COUNT(*) FROM kpi.fct_metric_daily") == 3
-    assert wh.scalar("SELECT COUNT(*) FROM kpi.metric_quarantine") == 0
+    gate = _check(result, "quality_gate")
+    assert (gate.passed, gate.severity) == (False, AssetCheckSeverity.WARN)  # a day's problem: does not block
+    assert "quarantine rate of 2026-07-02 is 100%" in (gate.description or "")
+    assert "| 2026-07-02 | held |" in str(gate.metadata["per_day"].value)
+    days = _check(result, "days_published")
+    assert (days.passed, days.severity) == (False, AssetCheckSeverity.ERROR)
+    assert "2026-07-02 held: quarantine rate of 2026-07-02 is 100%" in (days.description or "")
+    # the previous publish of the day stands untouched; the new rows wait in quarantine for review
+    pd.testing.assert_frame_equal(wh.query_df("SELECT * FROM kpi.fct_metric_daily ORDER BY metric_id"), before)
+    assert wh.scalar("SELECT COUNT(*) FROM kpi.metric_quarantine") == len(PLANTED)
 
 
 def test_a_single_run_backfill_checks_the_range_once(run: Run, duckdb_url: str) -> None:
@@ -111,7 +124,7 @@ def test_a_single_run_backfill_checks_the_range_once(run: Run, duckdb_url: str) 
         },
     )
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
+    evaluation = _check(result, "quality_gate")
     assert evaluation.metadata["rows"].value == 12 and evaluation.metadata["quarantined"].value == 1
     assert open_warehouse(duckdb_url).scalar("SELECT COUNT(DISTINCT day) FROM kpi.fct_metric_daily") == 3
     assert AssetKey("fct_metric_daily") in {m.asset_key for m in result.asset_materializations_for_node("kpi_daily")}

@@ -2,7 +2,11 @@
 
 `metric_candidates` and `metric_values` come from one pass over the same LLM answers, so they are one
 step; the LLM step sits in the `llm` pool so concurrent runs share one rate budget. A day's candidates,
-values and calls are replaced together in one transaction.
+values, calls and extract.day_status row are replaced together in one transaction.
+
+A day with unread answers (the backend gave no usable answer) is `partial`, or `failed` above
+`KPI_MAX_UNREAD_RATE`: the run logs a warning and says so in the metadata (`unread`, `partial_days`,
+`failed_days`); publishing keeps those metrics' previous versions and kpi_daily's check reports it.
 """
 
 from datetime import UTC, date, datetime
@@ -33,7 +37,7 @@ RAW_INPUTS = ["raw_slack_messages", "raw_jira_issues", "raw_jira_events", "raw_d
 
 
 def _totals(results: dict[date, DayExtraction]) -> dict[str, float]:
-    keys = ["readings", "abstentions", "conflicts", "ungrounded", "calls", "input_tokens", "output_tokens"]
+    keys = ["readings", "abstentions", "unread", "conflicts", "ungrounded", "calls", "input_tokens", "output_tokens"]
     keys += ["cache_creation_input_tokens", "cache_read_input_tokens", "cost_usd", "sources_left_out"]
     return {k: sum(r.stats.get(k, 0) for r in results.values()) for k in keys}
 
@@ -54,6 +58,7 @@ def _per_day_table(results: dict[date, DayExtraction]) -> MetadataValue:
             "day": d.isoformat(),
             "readings": r.stats["readings"],
             "abstained": r.stats["abstentions"],
+            "unread": r.stats["unread"],
             "conflicts": r.stats["conflicts"],
             "ungrounded": r.stats["ungrounded"],
             "tokens": r.stats["input_tokens"] + r.stats["output_tokens"],
@@ -100,9 +105,14 @@ def metric_extraction(
     )
     results = extract_days(raw, cat, backend)
     now = datetime.now(UTC)
+    read: dict[str, list[str]] = {"partial": [], "failed": []}
     with wh.session():
         for i, day in enumerate(days, start=1):
-            write_day(wh, day, results[day], context.run_id, now)
+            status = write_day(wh, day, results[day], context.run_id, now)
+            if status in read:
+                read[status].append(day.isoformat())
+                unread = ", ".join(results[day].read.unread_metrics)
+                context.log.warning(f"extract: {day.isoformat()} is {status}, no usable answer for {unread}")
             if len(days) > 1 and (i % 10 == 0 or i == len(days)):
                 context.log.info(f"extract: wrote {i}/{len(days)} days")
     totals = _totals(results)
@@ -134,6 +144,9 @@ def metric_extraction(
             metadata={
                 "dagster/row_count": sum(len(r.values) for r in results.values()),
                 "abstentions": int(totals["abstentions"]),
+                "unread": int(totals["unread"]),
+                "partial_days": MetadataValue.text(", ".join(read["partial"]) or "none"),
+                "failed_days": MetadataValue.text(", ".join(read["failed"]) or "none"),
                 "conflicts": int(totals["conflicts"]),
                 "ungrounded": int(totals["ungrounded"]),
                 "per_day": _per_day_table(results),

@@ -1,8 +1,14 @@
 """Publish assets: the catalog and each day's gated values into the `kpi` schema (the BI contract).
 
 kpi_daily depends on metric_values, whose blocking check `quality_gate` must pass first in the same run.
-It re-applies the gate itself and refuses to publish when the gate fails, so a run that skipped the
-check still cannot publish rule-breaking rows. Backfills run as one run over the range, like ingestion.
+It re-applies the gate itself and refuses to publish when the gate finds a range-wide problem, so a run
+that skipped the check still cannot publish rule-breaking rows. Backfills run as one run over the range,
+like ingestion; inside the range the gate decides per day: good days publish, held days keep their facts.
+
+Any day held back, or published with unread metrics kept at their previous version, fails the check
+`days_published` with ERROR severity after the good days were committed. It does not block, so the
+assets after kpi_daily in the same run (views, dashboard) still get the good days; the run is green
+but the check is red, and `kpi-pipeline backfill` exits 1 from extract.day_status.
 """
 
 from collections.abc import Iterator
@@ -10,6 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -23,7 +32,7 @@ from dagster import (
 from kpi_pipeline.assets.partition_days import days_of, span
 from kpi_pipeline.checks import METRIC_VALUES_KEY, gate_metadata
 from kpi_pipeline.partitions import daily_partitions
-from kpi_pipeline.quality.gate import run_gate
+from kpi_pipeline.quality.gate import days_markdown, run_gate
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.warehouse import WarehouseResource
 from kpi_pipeline.warehouse.publish import (
@@ -32,6 +41,7 @@ from kpi_pipeline.warehouse.publish import (
     FILLED,
     OKR_PROGRESS,
     VIEWS,
+    Published,
     ensure_kpi_schema,
     publish_catalog,
     publish_gate,
@@ -41,6 +51,37 @@ from kpi_pipeline.warehouse.tables import FCT_METRIC_DAILY, OKR_KEY_RESULTS, OKR
 
 GROUP = "publish"
 VIEW_SPEC: dict[str, Any] = {"kinds": {"sql", "view"}, "group_name": GROUP}
+DAYS_PUBLISHED = AssetCheckSpec(
+    "days_published",
+    asset=AssetKey(FCT_METRIC_DAILY.name),
+    description="Every day of the run published with every metric read; fails (ERROR, not blocking) on a day "
+    "held back or a metric kept at its previous version because its answer was unread. See extract.day_status.",
+)
+
+
+def _days_published(published: Published, detail: str) -> AssetCheckResult:
+    held, kept = published.held, published.kept
+    parts = [f"{d.day.isoformat()} held: {d.reason}" for d in held]
+    parts += [f"{d.day.isoformat()} partial: {d.reason}" for d in kept]
+    n = len(published.days)
+    description = (
+        f"{n - len(held)} of {n} day(s) published, {len(kept)} partial: " + "; ".join(parts)
+        if parts
+        else f"all {n} day(s) published with every metric read"
+    )
+    return AssetCheckResult(
+        check_name=DAYS_PUBLISHED.name,
+        asset_key=DAYS_PUBLISHED.asset_key,
+        passed=not parts,
+        severity=AssetCheckSeverity.ERROR,
+        description=description[:2000],
+        metadata={
+            "days": MetadataValue.int(n),
+            "held_days": MetadataValue.int(len(held)),
+            "partial_days": MetadataValue.int(len(kept)),
+            "per_day": MetadataValue.md(detail),
+        },
+    )
 
 
 @multi_asset(
@@ -48,30 +89,40 @@ VIEW_SPEC: dict[str, Any] = {"kinds": {"sql", "view"}, "group_name": GROUP}
         AssetSpec(AssetKey(t.name), deps=[METRIC_VALUES_KEY], description=t.doc, kinds={"sql"}, group_name=GROUP)
         for t in DAY_TABLES
     ],
+    check_specs=[DAYS_PUBLISHED],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     can_subset=False,
 )
 def kpi_daily(
     context: AssetExecutionContext, warehouse: WarehouseResource, catalog: CatalogResource
-) -> Iterator[MaterializeResult]:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Publish each day in one transaction: passing values, their evidence, and the quarantine."""
     days = days_of(context)
     wh = warehouse.get_warehouse()
     with wh.session():  # one connection for the whole range, one transaction per day
         ensure_kpi_schema(wh)
         gate = run_gate(read_metric_values(wh, days), catalog.load(), days)
-        if not gate.passed:
+        if gate.blocked:
             raise Failure(
-                description=f"quality gate failed for {span(days)}; nothing published: " + "; ".join(gate.problems),
+                description=f"quality gate failed for {span(days)}; nothing published: " + "; ".join(gate.structural),
                 metadata=gate_metadata(gate),
             )
-        written = publish_gate(wh, gate, run_id=context.run_id, published_at=datetime.now(UTC))
+        published = publish_gate(wh, gate, run_id=context.run_id, published_at=datetime.now(UTC))
+    for outcome in published.held:
+        context.log.warning(f"{outcome.day.isoformat()} held back, its published facts stay: {outcome.reason}")
+    for outcome in published.kept:
+        context.log.warning(f"{outcome.day.isoformat()} published partially: {outcome.reason}")
     for table in DAY_TABLES:
         yield MaterializeResult(
             asset_key=AssetKey(table.name),
-            metadata={"days": span(days), "rows": MetadataValue.int(written[table.qualified])},
+            metadata={
+                "days": span(days),
+                "rows": MetadataValue.int(published.rows[table.qualified]),
+                "held_days": MetadataValue.int(len(published.held)),
+            },
         )
+    yield _days_published(published, days_markdown(gate))
 
 
 @multi_asset(

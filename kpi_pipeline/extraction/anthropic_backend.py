@@ -4,7 +4,7 @@ Structured outputs: every call sends `output_config.format` with the JSON schema
 `ExtractionResponse` (what `messages.parse(output_format=...)` sends) and parses the text only after
 looking at `stop_reason`, because `messages.parse` validates inside the SDK and a truncated or refused
 output would raise before the reason could be read. Truncated, refused or invalid output is never read
-as a value: it is retried, then recorded as an abstention with the reason.
+as a value: it is retried, then recorded as an `UnreadAnswer` with the reason (unread, not an abstention).
 
 The SDK's own retries are disabled (`max_retries=0`) because it honours `retry-after` without a cap;
 transient errors are retried here with exponential backoff, jitter and a capped `retry-after`.
@@ -48,13 +48,13 @@ from kpi_pipeline.extraction.prompts import (
 from kpi_pipeline.extraction.ratelimit import RateLimiter
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
-    NOT_READ_PREFIX,
     PROMPT_VERSION,
     ExtractionRequest,
     ExtractionResponse,
     ExtractionResult,
     LlmUsage,
     MetricAnswer,
+    unread_answer,
 )
 
 if TYPE_CHECKING:
@@ -77,8 +77,8 @@ class LlmUnavailableError(RuntimeError):
 
 
 def abstain(metric_id: str, reason: str) -> MetricAnswer:
-    """A null answer that records why no value was read (distinct from 'not stated', which the model says)."""
-    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning=NOT_READ_PREFIX + reason)
+    """No value was read, and why: an `UnreadAnswer` (distinct from 'not stated', which the model says)."""
+    return unread_answer(metric_id, reason)
 
 
 def validate_answers(

@@ -1,8 +1,15 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
 The backend is called once with every request, so a concurrent or batching backend can overlap them.
-Sources that selection set aside as suspected prompt injections never reach the backend; each metric they
-name gets a `suspected_prompt_injection` grounding issue on its value for the day, read or abstained.
+Sources that selection set aside as suspected prompt injections never reach the backend. A suspect holds back
+the value of a metric it names (a `suspected_prompt_injection` grounding issue, which the gate quarantines)
+when the value could share its origin: nothing was read (the abstention is kept for review), or the value
+cites a source from the same place as the suspect (the same Slack channel, Jira project or docs path), or a
+source whose place is unknown. A value whose every quote comes from elsewhere cannot have been steered by
+text that was never sent, so it publishes, with the suspect noted as `injection_set_aside_elsewhere`: one
+joking "ignore all previous instructions" in #random does not hold back the number the status doc states.
+An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
+reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """
@@ -13,11 +20,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
-from kpi_pipeline.catalog import Catalog, Metric
+from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
@@ -26,6 +33,8 @@ from kpi_pipeline.extraction.schema import (
     ExtractionResult,
     MetricAnswer,
     SourceDoc,
+    UnreadAnswer,
+    unread_answer,
 )
 from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, Selection, SuspectedInjection, select
 from kpi_pipeline.extraction.source_docs import docs_docs, jira_docs, slack_docs
@@ -47,12 +56,25 @@ class RawDay:
     docs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+@dataclass(frozen=True)
+class DayRead:
+    """What a day's extraction read: the facts behind its extract.day_status row (status is the gate's rule)."""
+
+    metrics: int  # catalog metrics extracted
+    unread_metrics: tuple[str, ...]  # metrics whose value is unread, in catalog order
+    backend: str
+    model: str
+    prompt_version: str
+    catalog_version: str
+
+
 @dataclass
 class DayExtraction:
     candidates: pd.DataFrame
     values: pd.DataFrame
     calls: pd.DataFrame
     stats: dict[str, Any]
+    read: DayRead
 
 
 def source_docs(day: date, raw: RawDay) -> list[SourceDoc]:
@@ -76,7 +98,9 @@ def extract_days(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
 ) -> dict[date, DayExtraction]:
     """Every day's requests in one `backend.extract` call, then grounding and synthesis per day."""
-    selections = {day: select(day, source_docs(day, raw), catalog, token_budget) for day, raw in days.items()}
+    docs = {day: source_docs(day, raw) for day, raw in days.items()}
+    selections = {day: select(day, docs[day], catalog, token_budget) for day in days}
+    places = {d.source_id: _place(d) for day_docs in docs.values() for d in day_docs}
     requests = [r for s in selections.values() for r in s.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
@@ -84,7 +108,7 @@ def extract_days(
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend) for day in days}
+    return {day: _day(day, selections[day], by_day[day], catalog, backend, places) for day in days}
 
 
 def _day(
@@ -93,6 +117,7 @@ def _day(
     answered: list[tuple[ExtractionRequest, ExtractionResult]],
     catalog: Catalog,
     backend: ExtractionBackend,
+    places: Mapping[str, tuple[str, str]],
 ) -> DayExtraction:
     readings: list[Reading] = []
     calls: list[dict[str, Any]] = []
@@ -105,28 +130,75 @@ def _day(
     for source_type, metric_ids in selection.unasked:
         readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
     values = [
-        synthesize(
+        _value(
             m,
             day,
             [r for r in readings if r.metric_id == m.id],
-            catalog.source_authority,
-            [_injection_issue(s, m.id) for s in selection.suspected_injections if m.id in s.metric_ids],
+            catalog,
+            [s for s in selection.suspected_injections if m.id in s.metric_ids],
+            places,
         )
         for m in catalog.metrics
     ]
     candidates = pd.DataFrame([_candidate_row(r) for r in readings], columns=CANDIDATE_COLUMNS)
     value_frame = pd.DataFrame([_value_row(v) for v in values], columns=VALUE_COLUMNS)
     call_frame = pd.DataFrame(calls, columns=CALL_COLUMNS)
-    return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection))
+    read = DayRead(
+        metrics=len(values),
+        unread_metrics=tuple(v.metric_id for v in values if v.status == "unread"),
+        backend=backend.name,
+        model=backend.model,
+        prompt_version=PROMPT_VERSION,
+        catalog_version=catalog_version(catalog),
+    )
+    return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection), read)
 
 
-def _injection_issue(suspect: SuspectedInjection, metric_id: str) -> dict[str, str]:
+def _place(doc: SourceDoc) -> tuple[str, str]:
+    """Where a source lives, as selectors see it: (source type, Slack channel / Jira project / docs path)."""
+    return (doc.source_type, (doc.channel or "").lower())
+
+
+def _value(
+    metric: Metric,
+    day: date,
+    readings: list[Reading],
+    catalog: Catalog,
+    suspects: Sequence[SuspectedInjection],
+    places: Mapping[str, tuple[str, str]],
+) -> Synthesis:
+    """The metric's value, held back by the suspects that could share its origin (see the module docstring)."""
+    value = synthesize(metric, day, readings, catalog.source_authority)
+    if not suspects:
+        return value
+    sides = [e for side in value.conflict or () for e in cast(list[dict[str, Any]], side.get("evidence", []))]
+    cited = {places.get(str(e.get("source_id")), UNKNOWN_PLACE) for e in [*value.evidence, *sides]}
+
+    def blocks(suspect: SuspectedInjection) -> bool:
+        place = places.get(suspect.source_id, UNKNOWN_PLACE)
+        return value.value is None or place == UNKNOWN_PLACE or bool(cited & {place, UNKNOWN_PLACE})
+
+    issues = [_injection_issue(s, metric.id, places, blocks(s)) for s in suspects]
+    return synthesize(metric, day, readings, catalog.source_authority, issues)
+
+
+INJECTION_ELSEWHERE = "injection_set_aside_elsewhere"
+UNKNOWN_PLACE = ("", "")
+
+
+def _injection_issue(
+    suspect: SuspectedInjection, metric_id: str, places: Mapping[str, tuple[str, str]], blocks: bool
+) -> dict[str, str]:
     detail = f"this {suspect.source_type} source names {metric_id} but reads like instructions to the model; not read"
-    return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
+    if blocks:
+        return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
+    where = places.get(suspect.source_id, ("", ""))[1] or "its place"
+    detail += f", and the value cites no source from {where}"
+    return {"flag": INJECTION_ELSEWHERE, "source_id": suspect.source_id, "detail": detail}
 
 
 def _missing_answer(metric_id: str) -> MetricAnswer:
-    return MetricAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning="the backend gave no answer")
+    return unread_answer(metric_id, "the backend gave no answer")
 
 
 def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, result: ExtractionResult) -> Reading:
@@ -150,6 +222,7 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
         backend=result.backend,
         model=result.model,
         prompt_version=result.prompt_version,
+        unread=isinstance(answer, UnreadAnswer),
     )
 
 
@@ -240,6 +313,7 @@ def _stats(
     return {
         "readings": sum(r.value is not None for r in readings),
         "abstentions": sum(v.status == "abstained" for v in values),
+        "unread": sum(v.status == "unread" for v in values),
         "conflicts": sum(v.status == "conflict" for v in values),
         "ungrounded": sum(v.status == "ungrounded" for v in values),
         "suspected_injections": sum(bool(_injections(v)) for v in values),

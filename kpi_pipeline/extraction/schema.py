@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 PROMPT_VERSION = "2026-11-26.1"
 # reasoning of an answer that is not the model's: the call failed (refusal, truncation, batch item lost)
-NOT_READ_PREFIX = "abstained: "
+NOT_READ_PREFIX = "not read: "
 
 
 class Evidence(BaseModel):
@@ -37,6 +37,16 @@ class MetricAnswer(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list, description="quotes that state the value")
     reasoning: str = Field(default="", description="one or two sentences: why this value")
     assumptions: list[str] = Field(default_factory=list, description="assumptions made, e.g. unit conversions")
+
+
+class UnreadAnswer(MetricAnswer):
+    """No usable answer came back for the metric (malformed after retry, refused, truncated, lost or errored
+    batch item, no answer for it): not an abstention, which is the model saying `null`. The class, not the
+    text, marks it; `reasoning` says why (`NOT_READ_PREFIX` + the reason). Never sent to or parsed from the API."""
+
+
+def unread_answer(metric_id: str, reason: str) -> UnreadAnswer:
+    return UnreadAnswer(metric_id=metric_id, value=None, confidence=0.0, reasoning=NOT_READ_PREFIX + reason)
 
 
 class ExtractionResponse(BaseModel):

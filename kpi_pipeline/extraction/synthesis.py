@@ -4,6 +4,9 @@ Sources disagree: a Slack guess, a Jira comment and a status doc may state diffe
 reading to trust is the grounded one from the most authoritative, most recent source; disagreement
 beyond the metric's tolerance is kept visible as a conflict (both sides), and lowers confidence, while
 agreement raises it. Not knowing is an answer of its own: `abstained`, not a low-confidence zero.
+Not being told is not knowing either: when any source group's answer was `unread` (the call gave no usable
+answer), the value is `unread` with no number, even if other groups answered, because the missing group
+might have decided it; publishing then keeps the metric-day's previous version.
 Issues about the metric-day that no reading carries (a source set aside as a suspected prompt injection)
 are added to the value's grounding issues whatever was read, so the gate holds the value, or abstention, back.
 """
@@ -17,7 +20,7 @@ from datetime import date, datetime
 from kpi_pipeline.catalog import Metric
 from kpi_pipeline.extraction.schema import NOT_READ_PREFIX
 
-STATUSES = ("ok", "conflict", "abstained", "ungrounded")
+STATUSES = ("ok", "conflict", "abstained", "ungrounded", "unread")
 CONFLICT_WEIGHT = 0.25  # how much a fully trusted, equally authoritative dissent takes off the confidence
 AGREEMENT_WEIGHT = 0.5  # how much of the remaining doubt a fully confident agreeing reading removes
 
@@ -41,9 +44,12 @@ class Reading:
     backend: str = "offline"
     model: str = ""
     prompt_version: str = ""
+    unread: bool = False  # the backend gave no usable answer; `reasoning` says why
 
     @property
     def status(self) -> str:
+        if self.unread:
+            return "unread"
         return "abstained" if self.value is None else "reading"
 
 
@@ -73,13 +79,18 @@ def disagree(a: float, b: float, tolerance: float) -> bool:
 
 
 def _why_abstained(readings: Sequence[Reading]) -> str:
-    """'not enough evidence in docs, jira', and which groups were never read (a failed call) and why."""
-    unread = [r for r in readings if r.reasoning.startswith(NOT_READ_PREFIX)]
-    read = sorted(r.source_type for r in readings if r not in unread)
-    parts = [f"not enough evidence in {', '.join(read)}"] if read or not unread else []
-    if not readings:
-        parts = ["not enough evidence in no source group"]
-    parts += [f"not read: {r.source_type} ({r.reasoning.removeprefix(NOT_READ_PREFIX)})" for r in unread]
+    """'not enough evidence in docs, jira'."""
+    read = sorted(r.source_type for r in readings)
+    return f"not enough evidence in {', '.join(read) if read else 'no source group'}"
+
+
+def _why_unread(readings: Sequence[Reading]) -> str:
+    """'not read: slack (the model refused: ...); read but not decided without it: docs 3.2'."""
+    unread = [r for r in readings if r.unread]
+    parts = [f"{NOT_READ_PREFIX}{r.source_type} ({r.reasoning.removeprefix(NOT_READ_PREFIX)})" for r in unread]
+    read = [f"{r.source_type} {r.value:g}" for r in readings if not r.unread and r.value is not None]
+    if read:
+        parts.append(f"read but not decided without it: {', '.join(read)}")
     return "; ".join(parts)
 
 
@@ -96,17 +107,18 @@ def synthesize(
     model = readings[0].model if readings else ""
     prompt_version = readings[0].prompt_version if readings else ""
     set_aside = _set_aside(day_issues)
-    if not with_value:
+    unread = any(r.unread for r in readings)
+    if unread or not with_value:
         return Synthesis(
             metric.id,
             day,
-            "abstained",
+            "unread" if unread else "abstained",
             None,
             0.0,
             0,
             False,
             (),
-            _why_abstained(readings) + set_aside,
+            (_why_unread(readings) if unread else _why_abstained(readings)) + set_aside,
             None,
             model,
             prompt_version,

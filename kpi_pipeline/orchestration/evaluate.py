@@ -71,12 +71,15 @@ def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | 
                 write_day(wh, day, extracted[day], "eval", now)
             values = wh.query_df(f"SELECT * FROM {METRIC_VALUES.qualified}")
             gate = run_gate(values, catalog, days)
-            publish_gate(wh, gate, "eval", now)
+            outcome = publish_gate(wh, gate, "eval", now)
             published = wh.query_df("SELECT metric_id, day, value, confidence, status FROM kpi.fct_metric_daily")
             candidates = wh.query_df(f"SELECT * FROM {METRIC_CANDIDATES.qualified}")
             calls = wh.query_df(f"SELECT * FROM {LLM_CALLS.qualified}")
     report = score(truth, published, candidates, calls)
     report["days"] = len(days)
     report["quarantined"] = len(gate.quarantine)
+    report["held_days"] = len(outcome.held)
+    report["held"] = [{"day": d.day.isoformat(), "reason": d.reason} for d in outcome.held]
+    report["unread"] = sum(d.unread for d in gate.days)
     report["backend"], report["model"] = backend.name, backend.model
     return report

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import pandas as pd
 
 from kpi_pipeline.extraction.pipeline import DayExtraction, RawDay
+from kpi_pipeline.quality.gate import max_unread_rate, read_status
 from kpi_pipeline.warehouse.engine import Warehouse
 from kpi_pipeline.warehouse.tables import (
+    DAY_STATUS,
     LLM_CALLS,
     METRIC_CANDIDATES,
     METRIC_VALUES,
@@ -37,8 +40,34 @@ def read_raw_days(wh: Warehouse, days: list[date]) -> dict[date, RawDay]:
     }
 
 
-def write_day(wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime) -> None:
-    """Candidates, values and calls of one day, replaced in one transaction."""
+def day_status_row(day: date, result: DayExtraction, run_id: str, now: datetime, unread_ceiling: float) -> pd.DataFrame:
+    """The day's extract.day_status row as extraction leaves it: publish_* are NULL until publish decides."""
+    read = result.read
+    return pd.DataFrame(
+        [
+            {
+                "day": day,
+                "status": read_status(read.metrics, len(read.unread_metrics), unread_ceiling),
+                "metrics": read.metrics,
+                "unread": len(read.unread_metrics),
+                "unread_metrics": json.dumps(list(read.unread_metrics)),
+                "catalog_version": read.catalog_version,
+                "prompt_version": read.prompt_version,
+                "backend": read.backend,
+                "model": read.model,
+                "extract_run_id": run_id,
+                "extracted_at": now,
+            }
+        ]
+    )
+
+
+def write_day(
+    wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime, unread_ceiling: float | None = None
+) -> str:
+    """Candidates, values, calls and the day's status, replaced in one transaction; returns the read status
+    (complete, partial or failed against `unread_ceiling`, default `KPI_MAX_UNREAD_RATE`)."""
+    status = day_status_row(day, result, run_id, now, max_unread_rate() if unread_ceiling is None else unread_ceiling)
     with wh.transaction() as tx:
         wh.lock_partition(tx, METRIC_VALUES, [day])
         for table, frame, stamp in (
@@ -48,3 +77,6 @@ def write_day(wh: Warehouse, day: date, result: DayExtraction, run_id: str, now:
         ):
             tx.delete_days(table, [day])
             tx.insert_df(table, frame.assign(run_id=run_id, **{stamp: now}))
+        tx.delete_days(DAY_STATUS, [day])
+        tx.insert_df(DAY_STATUS, status)
+    return str(status.at[0, "status"])

@@ -5,6 +5,13 @@ metric_quarantine together, after taking the engine's per-day writer locks: a re
 rows (apart from published_at), a killed process leaves the previous state (the transaction never
 commits), and two concurrent publishes of a day on PostgreSQL run one after the other.
 
+A metric whose new value is `unread` (the backend gave no usable answer) keeps every row it had: its
+fact, evidence and quarantine rows are neither replaced nor deleted. A day the gate holds back keeps its
+facts and evidence; its quarantine is replaced by the held rows (kept for review), except on a day whose
+extraction failed (too many unread) or that has no rows, where nothing at all is written. The same
+transaction records the decision in extract.day_status (publish_status published or held, the reason,
+the run, the time).
+
 The views are portable SQL (a recursive-CTE time spine, window functions, date arithmetic) that runs
 unchanged on DuckDB and PostgreSQL.
 """
@@ -22,8 +29,9 @@ import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.quality.gate import GateResult
-from kpi_pipeline.warehouse.engine import SchemaObject, Warehouse
+from kpi_pipeline.warehouse.engine import SchemaObject, Transaction, Warehouse
 from kpi_pipeline.warehouse.tables import (
+    DAY_STATUS,
     DIM_METRIC,
     FCT_METRIC_DAILY,
     FCT_METRIC_EVIDENCE,
@@ -41,7 +49,32 @@ CATALOG_TABLES = (DIM_METRIC, OKR_OBJECTIVES, OKR_KEY_RESULTS)
 
 
 class PublishBlocked(RuntimeError):
-    """The gate failed for the days being published; nothing was written."""
+    """The gate found a problem that makes the whole range untrustworthy; nothing was written."""
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """What publish decided for one day (as written to extract.day_status)."""
+
+    day: date
+    status: str  # published | held
+    reason: str | None  # why held, or which metrics kept their previous version
+    kept: tuple[str, ...] = ()  # unread metrics whose previous rows stay
+
+
+@dataclass(frozen=True)
+class Published:
+    rows: dict[str, int]  # rows written per kpi table
+    days: tuple[DayOutcome, ...]
+
+    @property
+    def held(self) -> list[DayOutcome]:
+        return [d for d in self.days if d.status == "held"]
+
+    @property
+    def kept(self) -> list[DayOutcome]:
+        """Published days on which some metrics kept their previous version (unread)."""
+        return [d for d in self.days if d.status == "published" and d.kept]
 
 
 @dataclass(frozen=True)
@@ -296,23 +329,67 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
     return {FCT_METRIC_DAILY: facts, FCT_METRIC_EVIDENCE: evidence, METRIC_QUARANTINE: quarantine}
 
 
+def _delete_day(tx: Transaction, table: Table, day: date, keep: Sequence[str]) -> None:
+    """Delete the day's rows of `table`, except those of the metrics in `keep`."""
+    sql = f"DELETE FROM {table.qualified} WHERE {table.partition_column} = ?"
+    params: list[Any] = [day]
+    if keep:
+        sql += f" AND metric_id NOT IN ({', '.join('?' for _ in keep)})"
+        params += list(keep)
+    tx.execute(sql, params)
+
+
+def _outcome(gate: GateResult, day: date) -> DayOutcome:
+    stats = next(d for d in gate.days if d.day == day)
+    if stats.held:
+        return DayOutcome(day, "held", stats.held, stats.unread_metrics)
+    kept = stats.unread_metrics
+    reason = f"kept the previous version of {', '.join(kept)}: unread (no usable answer from the backend)"
+    return DayOutcome(day, "published", reason if kept else None, kept)
+
+
 def publish_day(wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[str, int]:
-    """Replace one day of the daily kpi tables with the gate's decision, in one transaction."""
+    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows (a held
+    day: only its quarantine), keep unread metrics' rows, record the decision in extract.day_status."""
+    return _publish_day(wh, gate, day, run_id, published_at)[0]
+
+
+def _publish_day(
+    wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime
+) -> tuple[dict[str, int], DayOutcome]:
+    outcome = _outcome(gate, day)
+    stats = next(d for d in gate.days if d.day == day)
     frames = day_frames(gate, day, run_id, published_at)
+    if outcome.status == "published":
+        replaced: tuple[Table, ...] = DAY_TABLES
+    elif stats.failed or not stats.rows:
+        replaced = ()  # nothing read well enough to review: the day stays exactly as it was
+    else:
+        replaced = (METRIC_QUARANTINE,)
     with wh.transaction() as tx:
         for table in DAY_TABLES:
             wh.lock_partition(tx, table, [day])
-        for table in DAY_TABLES:
-            tx.delete_days(table, [day])
-        return {table.qualified: tx.insert_df(table, frames[table]) for table in DAY_TABLES}
+        for table in replaced:
+            _delete_day(tx, table, day, outcome.kept)
+        written = {table.qualified: tx.insert_df(table, frames[table]) for table in replaced}
+        tx.execute(
+            f"UPDATE {DAY_STATUS.qualified} SET publish_status = ?, publish_reason = ?, publish_run_id = ?, "
+            "published_at = ? WHERE day = ?",
+            [outcome.status, outcome.reason, run_id, published_at, day],
+        )
+    return {table.qualified: written.get(table.qualified, 0) for table in DAY_TABLES}, outcome
 
 
-def publish_gate(wh: Warehouse, gate: GateResult, run_id: str, published_at: datetime) -> dict[str, int]:
-    """Publish every day the gate covered, each in its own transaction; refuse if the gate failed."""
-    if not gate.passed:
-        raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.problems))
+def publish_gate(wh: Warehouse, gate: GateResult, run_id: str, published_at: datetime) -> Published:
+    """Publish every day the gate covered, each in its own transaction: good days publish, held days keep their
+    facts. Refuses (PublishBlocked, nothing written) when a problem makes the whole range untrustworthy."""
+    if gate.blocked:
+        raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.structural))
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
+    outcomes = []
     for stats in gate.days:
-        for name, n in publish_day(wh, gate, stats.day, run_id, published_at).items():
+        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at)
+        outcomes.append(outcome)
+        for name, n in written.items():
             totals[name] += n
-    return totals
+    return Published(totals, tuple(outcomes))

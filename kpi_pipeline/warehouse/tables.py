@@ -134,7 +134,12 @@ METRIC_CANDIDATES = Table(
         _c("metric_id", "TEXT", "Catalog metric id", False),
         _c("day", "DATE", "Partition day", False),
         _c("source_type", "TEXT", "slack, jira or docs: the source group that was read", False),
-        _c("status", "TEXT", "reading (a value) or abstained (not enough evidence)", False),
+        _c(
+            "status",
+            "TEXT",
+            "reading (a value), abstained (not enough evidence) or unread (the backend gave no usable answer)",
+            False,
+        ),
         _c("value", "DOUBLE PRECISION", "Extracted value in the metric's unit; NULL when abstained"),
         _c("confidence", "DOUBLE PRECISION", "Confidence 0..1 after grounding caps", False),
         _c("model_confidence", "DOUBLE PRECISION", "Confidence the model reported"),
@@ -160,7 +165,12 @@ METRIC_VALUES = Table(
     (
         _c("metric_id", "TEXT", "Catalog metric id", False),
         _c("day", "DATE", "Partition day", False),
-        _c("status", "TEXT", "ok, conflict, abstained or ungrounded", False),
+        _c(
+            "status",
+            "TEXT",
+            "ok, conflict, abstained, ungrounded or unread (a source group's answer was not read)",
+            False,
+        ),
         _c("value", "DOUBLE PRECISION", "Synthesized value; NULL when abstained"),
         _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
         _c("n_sources", "INTEGER", "Source groups with a reading", False),
@@ -168,8 +178,9 @@ METRIC_VALUES = Table(
         _c(
             "grounding_issues",
             "TEXT",
-            "JSON array of the chosen reading's grounding problems, plus one `suspected_prompt_injection` entry "
-            "per set-aside source that names the metric (abstentions too)",
+            "JSON array of the chosen reading's grounding problems, plus one entry per set-aside source that names "
+            "the metric: `suspected_prompt_injection` (held back) when nothing was read or the value cites a source "
+            "from the same channel, project or path, else `injection_set_aside_elsewhere` (a note)",
         ),
         _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} behind the value"),
         _c("reasoning", "TEXT", "Why this value: the chosen reading's reasoning and the synthesis decision"),

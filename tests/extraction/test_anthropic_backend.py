@@ -33,6 +33,7 @@ from kpi_pipeline.extraction.schema import (
     ExtractionResult,
     MetricAnswer,
     SourceDoc,
+    UnreadAnswer,
 )
 from kpi_pipeline.testing.anthropic_server import AnthropicServer, serve_anthropic
 
@@ -297,8 +298,11 @@ def test_an_unpriced_model_is_refused_before_any_call(server: AnthropicServer) -
 
 
 def abstained(result: ExtractionResult) -> list[str]:
+    """The reasons of the answers that were not read: marked by their class (unread, not a model's null)."""
     assert all(a.value is None and a.confidence == 0 for a in result.answers)
-    return [a.reasoning for a in result.answers if a.reasoning.startswith(NOT_READ_PREFIX)]
+    unread = [a for a in result.answers if isinstance(a, UnreadAnswer)]
+    assert all(a.reasoning.startswith(NOT_READ_PREFIX) for a in unread)
+    return [a.reasoning for a in unread]
 
 
 def test_malformed_json_is_retried_once(server: AnthropicServer) -> None:
@@ -363,7 +367,7 @@ def test_every_requested_metric_gets_exactly_one_answer_in_order() -> None:
     )
     checked = validate_answers(response, req, [CATALOG.metric("api_error_rate"), CATALOG.metric("signups")])
     assert [(a.metric_id, a.value) for a in checked] == [("api_error_rate", None), ("signups", 10)]
-    assert checked[0].reasoning.startswith(NOT_READ_PREFIX)
+    assert isinstance(checked[0], UnreadAnswer) and checked[0].reasoning.startswith(NOT_READ_PREFIX)
 
 
 def test_a_non_finite_value_is_not_an_answer() -> None:

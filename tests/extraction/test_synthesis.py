@@ -108,3 +108,16 @@ def test_day_issues_mark_a_reading_whatever_it_says() -> None:
 )
 def test_disagree_is_relative(a: float, b: float, tolerance: float, expected: bool) -> None:
     assert disagree(a, b, tolerance) is expected
+
+
+def test_an_unread_group_makes_the_value_unread_even_when_another_group_answered() -> None:
+    unread = replace(reading("jira", None), unread=True, reasoning="not read: the model refused: policy")
+    result = synthesize(METRIC, DAY, [reading("docs", 3.4), unread], AUTHORITY)
+    assert (result.status, result.value, result.confidence, result.n_sources) == ("unread", None, 0.0, 0)
+    assert result.reasoning == "not read: jira (the model refused: policy); read but not decided without it: docs 3.4"
+    assert unread.status == "unread"
+
+
+def test_silence_from_the_model_is_still_an_abstention() -> None:
+    result = synthesize(METRIC, DAY, [reading("docs", None), reading("slack", None)], AUTHORITY)
+    assert (result.status, result.reasoning) == ("abstained", "not enough evidence in docs, slack")

@@ -1,6 +1,7 @@
 """The gate routes each row: published, quarantined with every reason, or neither (an abstention).
 
-Thresholds come from the catalog; structural problems and abnormal quarantine rates fail the whole run.
+Thresholds come from the catalog; range-wide structural problems block the run, and a day with a problem of its
+own (an abnormal quarantine rate, too many unread answers, a structural problem in its rows) is held back.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import pandas as pd
 import pytest
 
 from kpi_pipeline.catalog import parse_catalog
-from kpi_pipeline.quality.gate import GateResult, held_back_markdown, max_quarantine_rate, run_gate
+from kpi_pipeline.quality.gate import (
+    GateResult,
+    held_back_markdown,
+    max_quarantine_rate,
+    max_unread_rate,
+    read_status,
+    run_gate,
+)
 from tests.quality.synthetic import CATALOG, CATALOG_DATA, DAY, PLANTED, clean_day, frame, metric_row, with_case
 
 
@@ -164,3 +172,64 @@ def test_held_back_rows_render_as_a_markdown_table() -> None:
     assert table.splitlines()[0] == "| metric_id | day | value | confidence | reasons |"
     assert "| api_error_rate | 2026-07-02 | 250 | 0.9 | max_value: value 250 is above" in table
     assert held_back_markdown(run_gate(clean_day(DAY), CATALOG, [DAY])) == "_no rows held back_"
+
+
+def _unread(day: date, metric_id: str) -> dict:
+    return metric_row(metric_id, day, None, 0.0, status="unread", reasoning="not read: slack (the model refused)")
+
+
+def test_an_unread_value_is_neither_published_nor_quarantined_nor_an_abstention() -> None:
+    rows = clean_day(DAY)
+    rows = pd.concat([rows[rows["metric_id"] != "api_error_rate"], frame(_unread(DAY, "api_error_rate"))])
+    gate = run_gate(rows, CATALOG, [DAY], unread_ceiling=0.5)
+    assert gate.passed and gate.held_days == {}
+    assert "api_error_rate" not in set(gate.publish["metric_id"]) and gate.quarantine.empty
+    (stats,) = gate.days
+    assert (stats.published, stats.abstained, stats.unread, stats.unread_metrics) == (2, 1, 1, ("api_error_rate",))
+
+
+def test_a_day_with_too_many_unread_values_fails_and_is_held_while_the_others_publish() -> None:
+    other = date(2026, 7, 3)
+    unread_day = frame(
+        *(_unread(DAY, m) for m in ("api_error_rate", "p95_latency_ms")), *clean_day(DAY).to_dict("records")[2:]
+    )
+    gate = run_gate(pd.concat([unread_day, clean_day(other)]), CATALOG, [DAY, other], unread_ceiling=0.2)
+    assert not gate.blocked and list(gate.held_days) == [DAY]
+    assert (
+        "extraction of 2026-07-02 failed: 2 of 4 metrics unread, above the ceiling 20% (KPI_MAX_UNREAD_RATE)"
+        in (gate.held_days[DAY])
+    )
+    assert set(gate.publish["day"]) == {other} and gate.quarantine.empty  # nothing of the failed day is written
+    assert gate.days[0].failed and not gate.days[1].failed
+
+
+def test_a_structural_problem_in_one_days_rows_holds_only_that_day() -> None:
+    other = date(2026, 7, 3)
+    bad = clean_day(DAY)
+    bad.loc[0, "model"] = None
+    gate = run_gate(pd.concat([bad, clean_day(other)]), CATALOG, [DAY, other])
+    assert not gate.blocked and list(gate.held_days) == [DAY] and gate.held_days[DAY].startswith("required_model:")
+    assert set(gate.publish["day"]) == {other}
+    held = gate.quarantine[gate.quarantine["day"] == DAY]  # the held day's values wait for review
+    assert len(held) == 3 and all(r[-1].startswith("day_held: required_model:") for r in held["reasons"])
+
+
+def test_duplicates_make_the_whole_range_untrustworthy() -> None:
+    other = date(2026, 7, 3)
+    rows = pd.concat([clean_day(DAY), frame(metric_row("api_error_rate", DAY, 3.5)), clean_day(other)])
+    gate = run_gate(rows, CATALOG, [DAY, other])
+    assert gate.blocked and [p.split(":")[0] for p in gate.structural] == ["one_row_per_metric_day"]
+
+
+def test_the_unread_ceiling_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KPI_MAX_UNREAD_RATE", raising=False)
+    assert max_unread_rate() == 0.2
+    monkeypatch.setenv("KPI_MAX_UNREAD_RATE", "0.5")
+    assert max_unread_rate() == 0.5 and run_gate(clean_day(DAY), CATALOG, [DAY]).max_unread_rate == 0.5
+    monkeypatch.setenv("KPI_MAX_UNREAD_RATE", "lots")
+    with pytest.raises(ValueError, match=r"KPI_MAX_UNREAD_RATE='lots' is not a share: write a number from 0 to 1"):
+        max_unread_rate()
+
+
+def test_read_status_is_complete_partial_or_failed() -> None:
+    assert [read_status(10, n, 0.2) for n in (0, 2, 3)] == ["complete", "partial", "failed"]

@@ -27,7 +27,7 @@ from kpi_pipeline.warehouse.publish import (
     publish_gate,
     read_metric_values,
 )
-from kpi_pipeline.warehouse.tables import KPI_TABLES
+from kpi_pipeline.warehouse.tables import DAY_STATUS, KPI_TABLES
 from tests.quality.synthetic import (
     CATALOG,
     CATALOG_DATA,
@@ -132,14 +132,113 @@ def test_a_value_that_starts_failing_moves_from_published_to_quarantine(warehous
     assert warehouse.scalar("SELECT COUNT(*) FROM kpi.metric_quarantine WHERE metric_id = 'api_error_rate'") == 1
 
 
-def test_a_failed_gate_publishes_nothing(warehouse: Warehouse) -> None:
+def _day_status(wh: Warehouse, days: list[date]) -> None:
+    """The extract.day_status rows extraction would have written (publish_* NULL)."""
+    rows = pd.DataFrame(
+        [
+            {"day": d, "status": "complete", "metrics": 4, "unread": 0, "unread_metrics": "[]",
+             "catalog_version": "c1", "prompt_version": "p1", "backend": "offline", "model": "offline-1",
+             "extract_run_id": "extract-run-1", "extracted_at": NOW - timedelta(hours=1)}
+            for d in days
+        ]
+    )  # fmt: skip
+    wh.replace_days(DAY_STATUS, days, rows)
+
+
+def _publish_status(wh: Warehouse) -> dict[date, tuple[str, str | None, str]]:
+    df = wh.query_df("SELECT day, publish_status, publish_reason, publish_run_id FROM extract.day_status")
+    return {_norm(d): (s, _norm(r), run) for d, s, r, run in df.itertuples(index=False)}
+
+
+def _unread(day: date, metric_id: str) -> dict[str, Any]:
+    return metric_row(metric_id, day, None, 0.0, status="unread", reasoning="not read: slack (the model refused)")
+
+
+def test_a_range_wide_problem_publishes_nothing(warehouse: Warehouse) -> None:
     _publish(warehouse, clean_day(START), [START])
     before = tables(warehouse)
-    store(warehouse, frame(*(make(START) for make in PLANTED.values())), [START])
-    gate = run_gate(read_metric_values(warehouse, [START]), CATALOG, [START])
-    with pytest.raises(PublishBlocked, match="quarantine rate of 2026-07-01 is 100%"):
+    duplicated = pd.concat([clean_day(START), clean_day(START)], ignore_index=True)
+    gate = run_gate(duplicated, CATALOG, [START])
+    assert gate.blocked
+    with pytest.raises(PublishBlocked, match="one_row_per_metric_day"):
         publish_gate(warehouse, gate, "run", NOW)
     assert tables(warehouse) == before
+
+
+def test_in_a_range_a_day_over_the_quarantine_ceiling_is_held_and_the_others_publish(warehouse: Warehouse) -> None:
+    days = DAYS[:3]
+    _day_status(warehouse, days)
+    _publish(warehouse, pd.concat([clean_day(d) for d in days]), days, run_id="first")
+    previous = warehouse.query_df(f"SELECT * FROM kpi.fct_metric_daily WHERE day = '{days[1]}' ORDER BY metric_id")
+    evidence = tables(warehouse)["kpi.fct_metric_evidence"]
+    bad = frame(*(make(days[1]) for make in PLANTED.values()))  # every row of the middle day breaks a rule
+    rerun = pd.concat([clean_day(days[0], 2.0), bad, clean_day(days[2], 2.0)])
+    _day_status(warehouse, days)
+    gate = _publish(warehouse, rerun, days, run_id="second")
+
+    assert not gate.blocked and list(gate.held_days) == [days[1]]
+    assert "quarantine rate of 2026-07-02 is 100% (4 of 4 rows)" in gate.held_days[days[1]]
+    facts = warehouse.query_df("SELECT day, metric_id, value FROM kpi.fct_metric_daily ORDER BY day, metric_id")
+    assert {_norm(d): v for d, m, v in facts.itertuples(index=False) if m == "api_error_rate"} == {
+        days[0]: 6.0,  # the good days published the rerun's values
+        days[1]: 3.0,  # the held day kept its previous facts...
+        days[2]: 6.0,
+    }
+    held_facts = warehouse.query_df(f"SELECT * FROM kpi.fct_metric_daily WHERE day = '{days[1]}' ORDER BY metric_id")
+    pd.testing.assert_frame_equal(held_facts, previous)  # ...untouched, published_at included
+    held_evidence = [row for row in tables(warehouse)["kpi.fct_metric_evidence"] if row[1] == days[1]]
+    assert held_evidence == [row for row in evidence if row[1] == days[1]]
+    quarantine = warehouse.query_df("SELECT metric_id, day, reasons FROM kpi.metric_quarantine")
+    assert {_norm(d) for d in quarantine["day"]} == {days[1]}  # the held day's new rows wait for review
+    assert sorted(quarantine["metric_id"]) == sorted(make(days[1])["metric_id"] for make in PLANTED.values())
+    status = _publish_status(warehouse)
+    assert status[days[0]] == ("published", None, "second") and status[days[2]] == ("published", None, "second")
+    assert status[days[1]][0] == "held" and "quarantine rate of 2026-07-02 is 100%" in str(status[days[1]][1])
+
+
+def test_an_unread_value_keeps_its_published_version_and_the_others_publish(warehouse: Warehouse) -> None:
+    _day_status(warehouse, [START])
+    _publish(warehouse, with_case(START, "low_confidence"), [START], run_id="first")  # p95 in quarantine
+    before = tables(warehouse)
+    rows = clean_day(START, 2.0)
+    rows = rows[~rows["metric_id"].isin(["api_error_rate", "p95_latency_ms"])]
+    rerun = pd.concat([rows, frame(_unread(START, "api_error_rate"), _unread(START, "p95_latency_ms"))])
+    store(warehouse, rerun, [START])
+    gate = run_gate(read_metric_values(warehouse, [START]), CATALOG, [START], unread_ceiling=0.5)
+    published = publish_gate(warehouse, gate, "second", NOW + timedelta(days=1))
+
+    after = tables(warehouse)
+    for name in ("kpi.fct_metric_daily", "kpi.fct_metric_evidence", "kpi.metric_quarantine"):
+        kept = [r for r in before[name] if r[0] in ("api_error_rate", "p95_latency_ms")]
+        assert [r for r in after[name] if r[0] in ("api_error_rate", "p95_latency_ms")] == kept, name
+    stamp = warehouse.scalar("SELECT published_at FROM kpi.fct_metric_daily WHERE metric_id = 'api_error_rate'")
+    assert pd.Timestamp(stamp) == pd.Timestamp(NOW)  # not even re-stamped
+    wau = warehouse.scalar("SELECT value FROM kpi.fct_metric_daily WHERE metric_id = 'weekly_active_users'")
+    assert wau == 2400.0  # the read metric published its new value
+    assert [(d.status, d.kept) for d in published.days] == [("published", ("api_error_rate", "p95_latency_ms"))]
+    state, reason, _ = _publish_status(warehouse)[START]
+    assert state == "published" and "kept the previous version of api_error_rate, p95_latency_ms" in str(reason)
+
+
+def test_a_day_with_too_many_unread_values_is_held_and_nothing_of_it_changes(warehouse: Warehouse) -> None:
+    _day_status(warehouse, [START])
+    _publish(warehouse, with_case(START, "low_confidence"), [START], run_id="first")
+    before = tables(warehouse)
+    stamps = warehouse.query_df("SELECT published_at FROM kpi.fct_metric_daily")
+    rerun = clean_day(START, 2.0).iloc[2:]
+    store(
+        warehouse,
+        pd.concat([frame(_unread(START, "api_error_rate"), _unread(START, "p95_latency_ms")), rerun]),
+        [START],
+    )
+    gate = run_gate(read_metric_values(warehouse, [START]), CATALOG, [START], unread_ceiling=0.2)
+    assert gate.days[0].failed and list(gate.held_days) == [START]
+    publish_gate(warehouse, gate, "second", NOW + timedelta(days=1))
+    assert tables(warehouse) == before
+    pd.testing.assert_frame_equal(warehouse.query_df("SELECT published_at FROM kpi.fct_metric_daily"), stamps)
+    state, reason, run = _publish_status(warehouse)[START]
+    assert (state, run) == ("held", "second")
+    assert "extraction of 2026-07-01 failed: 2 of 4 metrics unread, above the ceiling 20%" in str(reason)
 
 
 def test_rows_without_an_extraction_run_id_get_the_publishing_run(warehouse: Warehouse) -> None:
