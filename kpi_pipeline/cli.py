@@ -140,36 +140,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    """Backfill a quarter or a range through the Dagster instance, skipping days already done."""
+    """Backfill a quarter or a range through the Dagster instance, skipping days the warehouse has done."""
     from dagster import DagsterInstance
 
-    from kpi_pipeline.catalog import load_catalog
-    from kpi_pipeline.orchestration.backfill import already_done, run_backfill
+    from kpi_pipeline.catalog import catalog_version, load_catalog
+    from kpi_pipeline.extraction.schema import PROMPT_VERSION
+    from kpi_pipeline.orchestration.backfill import run_backfill
     from kpi_pipeline.orchestration.days import parse_day_range
+    from kpi_pipeline.orchestration.resume import done_days, unfinished_days
     from kpi_pipeline.partitions import daily_partitions
     from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.engine import redact_url
 
     days = parse_day_range(args.start, args.end)
     first_partition = daily_partitions.start.date()
     if days[0] < first_partition:
         raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
-    wh = open_warehouse(os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL))
+    url = os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+    wh = open_warehouse(url)
     wh.ensure_tables()
+    print(f"warehouse: {redact_url(url)}")
     _lean_event_log()
+    version = catalog_version(load_catalog(settings.catalog_path()))
+    skipped = set() if args.force else done_days(wh, days, version, PROMPT_VERSION)
+    todo = [d for d in days if d not in skipped]
+    if skipped:
+        print(f"skipping {len(skipped)} day(s) already published here with this catalog and prompt (--force to redo)")
+    if not todo:
+        print("nothing to do")
+        return 0
+    label = args.start if args.end is None else f"{args.start}...{args.end}"
+    started = time.time()
     with DagsterInstance.get() as instance:
-        skipped = set() if args.force else already_done(instance, days, load_catalog(settings.catalog_path()))
-        todo = [d for d in days if d not in skipped]
-        if skipped:
-            print(f"skipping {len(skipped)} day(s) already published with this catalog and prompt (--force to redo)")
-        if not todo:
-            print("nothing to do")
-            return 0
-        label = args.start if args.end is None else f"{args.start}...{args.end}"
         state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
     print(f"backfill ended: {state.line()}")
-    if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo):
+    unfinished = unfinished_days(wh, todo, started)
+    for day in unfinished:
+        print(f"  {day.line()}", file=sys.stderr)
+    if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo) and not unfinished:
         return 0
-    print("the run's failure is in the Dagster UI (`make dev`); run the same command again to resume", file=sys.stderr)
+    if unfinished:
+        print(
+            f"{len(unfinished)} day(s) not fully published; run the same command again to retry them", file=sys.stderr
+        )
+    else:
+        print("run the same command again to resume", file=sys.stderr)
     return 1
 
 

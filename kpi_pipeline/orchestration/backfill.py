@@ -3,8 +3,7 @@
 The backfill is submitted to the configured instance (`DAGSTER_HOME`), exactly what the UI's "Materialize
 all partitions" does. A running Dagster daemon executes it; when none is running, this process does the
 daemon's work for this one backfill, launching its run in-process, so the runs, events and backfill
-status in the UI are the same either way. Days whose facts were already published from the same catalog
-and prompt version are skipped unless `force`, so an interrupted quarter continues where it stopped.
+status in the UI are the same either way. Which days to skip is the warehouse's to say (`resume.py`).
 """
 
 from __future__ import annotations
@@ -18,20 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import ConfigurableClassData
 
-from kpi_pipeline.catalog import Catalog, catalog_version
-from kpi_pipeline.extraction.schema import PROMPT_VERSION
 from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import Warehouse
 
 PUBLISHED = AssetKey("fct_metric_daily")
-EXTRACTED = AssetKey("metric_values")
 DONE = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS}
 ENDED = DONE | {BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
 DAEMON_FRESH_S = 60
@@ -40,38 +36,6 @@ MAX_ITERATION_ERRORS = 3
 # runs log step progress to the console, not each of their ~10 events per asset and day
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 ITERATION_PAUSE_S = 1.0
-
-
-def _latest_by_partition(instance: DagsterInstance, key: AssetKey, partitions: Sequence[str]) -> dict[str, dict]:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=list(partitions)), limit=max(100, 20 * len(partitions))
-    ).records
-    latest: dict[str, dict] = {}
-    for record in records:  # newest first
-        event = record.asset_materialization
-        if event is None or event.partition is None or event.partition in latest:
-            continue
-        latest[event.partition] = {
-            "timestamp": record.timestamp,
-            **{k: getattr(v, "value", v) for k, v in event.metadata.items()},
-        }
-    return latest
-
-
-def already_done(instance: DagsterInstance, days: Sequence[date], catalog: Catalog) -> set[date]:
-    """Days published after an extraction with the current catalog and prompt version."""
-    keys = [d.isoformat() for d in days]
-    extracted = _latest_by_partition(instance, EXTRACTED, keys)
-    published = _latest_by_partition(instance, PUBLISHED, keys)
-    version = catalog_version(catalog)
-    done = set()
-    for day, key in zip(days, keys, strict=True):
-        e, p = extracted.get(key), published.get(key)
-        if not e or not p or p["timestamp"] < e["timestamp"]:
-            continue
-        if e.get("catalog_version") == version and e.get("prompt_version") == PROMPT_VERSION:
-            done.add(day)
-    return done
 
 
 def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:

@@ -9,15 +9,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from kpi_pipeline.catalog import catalog_version, load_catalog
 from kpi_pipeline.demo import generate_dataset
-from kpi_pipeline.orchestration.backfill import _cancel, submit
+from kpi_pipeline.extraction.schema import PROMPT_VERSION
+from kpi_pipeline.orchestration.backfill import _cancel, progress, submit
+from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import open_warehouse
+from kpi_pipeline.warehouse.engine import redact_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +53,7 @@ def pg_instance_env(tmp_path: Path, postgres_url: str, more_yaml: str = "") -> d
 
 
 @pytest.mark.slow
-def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path: Path, postgres_url: str) -> None:
+def test_a_five_day_backfill_publishes_every_day(tmp_path: Path, postgres_url: str) -> None:
     env = pg_instance_env(tmp_path, postgres_url)
     home, warehouse_url = env["DAGSTER_HOME"], env["KPI_WAREHOUSE_URL"]
 
@@ -73,9 +77,46 @@ def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path
         backfills = instance.get_backfills()
         assert len(backfills) == 1 and backfills[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
 
-    again = backfill(env, "2026-07-01", "2026-07-05")
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "skipping 5 day(s)" in again.stdout and "nothing to do" in again.stdout
+
+@pytest.mark.slow
+def test_a_backfill_into_a_new_warehouse_publishes_the_days_another_warehouse_has(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    env = instance_env(tmp_path)
+    days = ["2026-07-01", "2026-07-02", "2026-07-03"]
+    version = catalog_version(load_catalog(Path(env["KPI_DATASET"]) / "metrics.yaml"))
+    # the instance has seen these days extracted and published (into the warehouse `make demo` wrote) ...
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        for day in days:
+            metadata = {"catalog_version": version, "prompt_version": PROMPT_VERSION}
+            instance.report_runless_asset_event(AssetMaterialization("metric_values", partition=day, metadata=metadata))
+            instance.report_runless_asset_event(AssetMaterialization("fct_metric_daily", partition=day))
+    # ... and now KPI_WAREHOUSE_URL names a warehouse nothing was ever written to
+    env["KPI_WAREHOUSE_URL"] = warehouse_url
+
+    done = backfill(env, days[0], days[-1])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"warehouse: {redact_url(warehouse_url)}" in done.stdout
+    assert "skipping" not in done.stdout and "3/3 days published" in done.stdout
+    wh = open_warehouse(warehouse_url)
+    extracted = wh.query_df("SELECT DISTINCT day FROM extract.metric_values ORDER BY day")
+    assert [str(d)[:10] for d in extracted["day"]] == days
+    assert wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily") > 0
+
+
+def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_url: str) -> None:
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(600)]
+    wh = open_warehouse(duckdb_url)
+    wh.ensure_tables()
+    with (
+        DagsterInstance.from_config(str(tmp_path)) as stock,
+        DagsterInstance.from_ref(with_pooled_event_log(stock.get_ref())) as instance,
+    ):
+        for day in days:
+            for key in ("metric_values", "fct_metric_daily"):
+                instance.report_runless_asset_event(AssetMaterialization(key, partition=day.isoformat()))
+        state = progress(instance, wh, "no-such-backfill", days, since=0.0, after_record=0)
+    assert (state.days_published, state.days_total, state.runs) == (600, 600, {})
 
 
 @pytest.fixture
