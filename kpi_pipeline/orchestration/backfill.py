@@ -23,7 +23,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import ConfigurableClassData
 
-from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import Warehouse
 
@@ -39,7 +39,8 @@ ITERATION_PAUSE_S = 1.0
 
 
 def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
-    """Add an asset backfill of the daily pipeline for `days`; the daemon executes it."""
+    """Add an asset backfill of the daily pipeline for `days`, then the catalog tables, OKR views and dashboard
+    (a second run, once the days are in); the daemon executes it."""
     from kpi_pipeline.definitions import defs
 
     backfill_id = make_new_backfill_id()
@@ -47,7 +48,7 @@ def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
         backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
         partition_names=[d.isoformat() for d in days],
-        asset_selection=[AssetKey(k) for k in DAILY_ASSETS],
+        asset_selection=[AssetKey(k) for k in (*DAILY_ASSETS, *REPORT_ASSETS)],
         backfill_timestamp=time.time(),
         tags={"kpi/command": "backfill"},
         dynamic_partitions_store=instance,

@@ -19,6 +19,7 @@ from kpi_pipeline.catalog import catalog_version, load_catalog
 from kpi_pipeline.demo import generate_dataset
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
 from kpi_pipeline.orchestration.backfill import _cancel, progress, submit
+from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import open_warehouse
 from kpi_pipeline.warehouse.engine import redact_url
@@ -72,8 +73,18 @@ def test_a_five_day_backfill_publishes_every_day(tmp_path: Path, postgres_url: s
     with DagsterInstance.from_config(home) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
         assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-        assert {r.tags["dagster/asset_partition_range_start"] for r in runs} == {"2026-07-01"}
-        assert {r.tags["dagster/asset_partition_range_end"] for r in runs} == {"2026-07-05"}
+        # one run for the five days; the catalog tables, OKR views and dashboard in runs of their own
+        (ranged,) = [r for r in runs if r.tags.get("dagster/asset_partition_range_start")]
+        assert (
+            ranged.tags["dagster/asset_partition_range_start"],
+            ranged.tags["dagster/asset_partition_range_end"],
+        ) == (
+            "2026-07-01",
+            "2026-07-05",
+        )
+        assert {k.to_user_string() for k in ranged.asset_selection or ()} == set(DAILY_ASSETS)
+        rest = {k.to_user_string() for r in runs if r is not ranged for k in r.asset_selection or ()}
+        assert rest == set(REPORT_ASSETS)
         backfills = instance.get_backfills()
         assert len(backfills) == 1 and backfills[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
 
@@ -102,6 +113,14 @@ def test_a_backfill_into_a_new_warehouse_publishes_the_days_another_warehouse_ha
     extracted = wh.query_df("SELECT DISTINCT day FROM extract.metric_values ORDER BY day")
     assert [str(d)[:10] for d in extracted["day"]] == days
     assert wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily") > 0
+    # the same backfill left the catalog tables, the OKR views and the dashboard consistent with the facts
+    catalog = load_catalog(Path(env["KPI_DATASET"]) / "metrics.yaml")
+    assert set(wh.query_df("SELECT metric_id FROM kpi.dim_metric")["metric_id"]) == set(catalog.metric_ids)
+    orphans = "SELECT count(*) FROM kpi.fct_metric_daily LEFT JOIN kpi.dim_metric d USING (metric_id) "
+    orphans += "WHERE d.metric_id IS NULL"
+    assert wh.scalar(orphans) == 0
+    assert wh.scalar("SELECT count(*) FROM kpi.okr_key_results") > 0
+    assert wh.scalar("SELECT count(*) FROM kpi.okr_progress") > 0
 
 
 def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_url: str) -> None:
@@ -150,9 +169,9 @@ def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict
     assert "2/2 days published" in done.stdout
     with DagsterInstance.from_config(daemon_env["DAGSTER_HOME"]) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
-        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+        assert len(runs) == 2 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)  # the days, then the rest
         # launched by the daemon's run launcher in a process of its own, not by the command
-        assert runs[0].run_id not in done.stderr
+        assert not [r for r in runs if r.run_id in done.stderr]
         assert instance.get_backfills()[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
 
 
