@@ -169,7 +169,7 @@ def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict
     assert "2/2 days published" in done.stdout
     with DagsterInstance.from_config(daemon_env["DAGSTER_HOME"]) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
-        assert len(runs) == 2 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)  # the days, then the rest
+        assert len(runs) == 3 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)  # the days, catalog, report
         # launched by the daemon's run launcher in a process of its own, not by the command
         assert not [r for r in runs if r.run_id in done.stderr]
         assert instance.get_backfills()[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
