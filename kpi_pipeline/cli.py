@@ -32,12 +32,14 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 
     from kpi_pipeline.definitions import defs
     from kpi_pipeline.orchestration.backfill import CONSOLE_INFO
+    from kpi_pipeline.orchestration.run_errors import failure_lines
     from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
+    from kpi_pipeline.orchestration.zombies import executor_tags
 
     _lean_event_log()
-    tags = {}
+    tags = executor_tags()  # a later command marks the run failed if this process is killed
     if first and last:
-        tags = {
+        tags |= {
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
         }
@@ -54,8 +56,10 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
             raise_on_error=False,
         )
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise SystemExit(f"dagster run {result.run_id} failed in {failed}: see `make dev` for its logs")
+        causes = "\n".join(f"  {line}" for line in failure_lines(result.all_events))
+        raise SystemExit(
+            f"dagster run {result.run_id} failed\n{causes}\nits full logs are in the Dagster UI (`make dev`)"
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -71,12 +75,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KPI_DATASET", str(dataset))
+    _mark_zombies_failed()
     first, last = quarter_bounds(DEMO_QUARTER)
     print(f"materializing {first}...{last}: one run for the quarter, then the catalog, OKR views and dashboard")
     run_in_process(DAILY_ASSETS, first, last)
     run_in_process(REPORT_ASSETS)
     print(_summary(dict(os.environ), time.monotonic() - started))
     return 0
+
+
+def _mark_zombies_failed() -> None:
+    """Runs and backfills a killed earlier command left started or requested: marked failed, with a line each."""
+    from dagster import DagsterInstance
+
+    from kpi_pipeline.orchestration.zombies import mark_zombies_failed
+
+    with DagsterInstance.get() as instance:
+        mark_zombies_failed(instance)
 
 
 def _summary(env: dict[str, str], seconds: float) -> str:
@@ -140,6 +155,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from kpi_pipeline.orchestration.backfill import run_backfill
     from kpi_pipeline.orchestration.days import parse_day_range
     from kpi_pipeline.orchestration.resume import done_days, unfinished_days
+    from kpi_pipeline.orchestration.run_errors import backfill_failure_lines
+    from kpi_pipeline.orchestration.zombies import mark_zombies_failed
     from kpi_pipeline.partitions import daily_partitions
     from kpi_pipeline.warehouse import open_warehouse
     from kpi_pipeline.warehouse.engine import redact_url
@@ -164,18 +181,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     label = args.start if args.end is None else f"{args.start}...{args.end}"
     started = time.time()
     with DagsterInstance.get() as instance:
+        mark_zombies_failed(instance)
         state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
+        failures = backfill_failure_lines(instance, state.backfill_id)
     print(f"backfill ended: {state.line()}")
     unfinished = unfinished_days(wh, todo, started)
-    for day in unfinished:
-        print(f"  {day.line()}", file=sys.stderr)
+    for line in [*failures, *(day.line() for day in unfinished)]:
+        print(f"  {line}", file=sys.stderr)
     if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo) and not unfinished:
         return 0
     if unfinished:
-        print(
-            f"{len(unfinished)} day(s) not fully published; run the same command again to retry them", file=sys.stderr
-        )
-    else:
+        print(f"{len(unfinished)} day(s) not fully published: the same command retries them", file=sys.stderr)
+    if failures:
+        print("full logs in the Dagster UI (`make dev`); run the same command again to resume", file=sys.stderr)
+    elif not unfinished:
         print("run the same command again to resume", file=sys.stderr)
     return 1
 

@@ -13,18 +13,19 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import ConfigurableClassData
 
+from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
 from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
+from kpi_pipeline.orchestration.zombies import executor_tags
 from kpi_pipeline.warehouse import Warehouse
 
 PUBLISHED = AssetKey("fct_metric_daily")
@@ -38,7 +39,7 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 ITERATION_PAUSE_S = 1.0
 
 
-def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
+def submit(instance: DagsterInstance, days: Sequence[date], title: str, tags: Mapping[str, str] | None = None) -> str:
     """Add an asset backfill of the daily pipeline for `days`, then the catalog tables, OKR views and dashboard
     (a second run, once the days are in); the daemon executes it."""
     from kpi_pipeline.definitions import defs
@@ -50,7 +51,7 @@ def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
         partition_names=[d.isoformat() for d in days],
         asset_selection=[AssetKey(k) for k in (*DAILY_ASSETS, *REPORT_ASSETS)],
         backfill_timestamp=time.time(),
-        tags={"kpi/command": "backfill"},
+        tags={"kpi/command": "backfill", **(tags or {})},
         dynamic_partitions_store=instance,
         all_partitions=False,
         title=title,
@@ -69,6 +70,7 @@ def daemon_running(instance: DagsterInstance) -> bool:
 
 @dataclass
 class Progress:
+    backfill_id: str
     status: str
     runs: dict[str, int]
     days_published: int
@@ -91,7 +93,7 @@ def progress(
     """Where the backfill stands: its runs, the days published by events after `after_record`, the LLM usage
     recorded since `since`. Cheap enough to poll while a run executes in the same process."""
     backfill = instance.get_backfill(backfill_id)
-    runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    runs = instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id}))
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
@@ -104,6 +106,7 @@ def progress(
         [days[0], days[-1], since],
     )
     return Progress(
+        backfill_id=backfill_id,
         status=backfill.status.value if backfill else "UNKNOWN",
         runs=counts,
         days_published=fresh,
@@ -126,10 +129,12 @@ def run_backfill(
     """Submit the backfill and report progress until it ends: a running daemon executes it, else this process."""
     started = time.time()
     after_record = instance.event_log_storage.get_maximum_record_id() or 0
-    backfill_id = submit(instance, days, title)
+    by_daemon = daemon_running(instance)
+    # executed here, the backfill and its runs name this process, so a later command can tell if it was killed
+    backfill_id = submit(instance, days, title, tags=None if by_daemon else executor_tags())
     report(f"backfill {backfill_id} submitted: {len(days)} day(s), {days[0]} to {days[-1]}")
     watch = _Watch(instance, wh, backfill_id, days, started, after_record, report)
-    if daemon_running(instance):
+    if by_daemon:
         report("the Dagster daemon executes it; progress follows (Ctrl-C stops watching, not the backfill)")
         while not watch.ended():
             if time.time() - started > timeout_s:
@@ -194,7 +199,7 @@ class _Watch:
 
 def _cancel(instance: DagsterInstance, backfill_id: str, why: str) -> None:
     """Mark the backfill and its unfinished runs canceled, so the UI does not show them running forever."""
-    for run in instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id})):
+    for run in instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id})):
         if not run.is_finished:
             instance.report_run_canceled(run, message=f"Canceled: {why}")
     backfill = instance.get_backfill(backfill_id)

@@ -44,6 +44,7 @@ def instance_env(tmp_path: Path, dagster_yaml: str | None = None) -> dict[str, s
     warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
     env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
+    env["KPI_DASHBOARD_PATH"] = str(tmp_path / "dashboard" / "index.html")  # the backfill renders it too
     return env
 
 
@@ -121,6 +122,7 @@ def test_a_backfill_into_a_new_warehouse_publishes_the_days_another_warehouse_ha
     assert wh.scalar(orphans) == 0
     assert wh.scalar("SELECT count(*) FROM kpi.okr_key_results") > 0
     assert wh.scalar("SELECT count(*) FROM kpi.okr_progress") > 0
+    assert "2026-07-03" in (tmp_path / "dashboard" / "index.html").read_text()
 
 
 def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_url: str) -> None:
@@ -204,6 +206,47 @@ def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplic
     assert len(per_day) == 10 and set(per_day["n"]) == {12}
     dupes = "SELECT count(*) FROM (SELECT metric_id, day FROM kpi.fct_metric_daily GROUP BY 1, 2 HAVING count(*) > 1)"
     assert wh.scalar(dupes) == 0
+
+
+@pytest.mark.slow
+def test_a_killed_backfill_is_marked_failed_by_the_next_one_which_completes_the_days(tmp_path: Path) -> None:
+    env = instance_env(tmp_path)
+    home = env["DAGSTER_HOME"]
+    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-03"]
+    running = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with DagsterInstance.from_config(home) as instance:
+        deadline = time.time() + 300
+        while not instance.get_materialized_partitions(AssetKey("raw_docs")):
+            assert running.poll() is None and time.time() < deadline
+            time.sleep(0.2)
+    running.kill()
+    running.wait(60)
+    with DagsterInstance.from_config(home) as instance:
+        (killed_run,) = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+        (killed,) = instance.get_backfills()
+        assert killed.status.value == "REQUESTED"  # nothing else will ever end them
+
+    again = backfill(env, "2026-07-01", "2026-07-03")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert f"run {killed_run.run_id} was left started: marked failed" in again.stdout
+    assert f"backfill {killed.backfill_id} was left requested: marked failed" in again.stdout
+    assert "3/3 days published" in again.stdout
+    with DagsterInstance.from_config(home) as instance:
+        assert instance.get_run_by_id(killed_run.run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        statuses = {b.backfill_id: b.status.value for b in instance.get_backfills()}
+        assert statuses.pop(killed.backfill_id) == "FAILED"
+        assert set(statuses.values()) <= {"COMPLETED", "COMPLETED_SUCCESS"} and len(statuses) == 1
+
+
+@pytest.mark.slow
+def test_a_failed_step_is_reported_by_its_cause_in_one_line(tmp_path: Path) -> None:
+    env = instance_env(tmp_path) | {"KPI_DOCS_SOURCE": str(tmp_path / "no-such-folder")}
+    failed = backfill(env, "2026-07-01", "2026-07-01")
+    assert failed.returncode == 1
+    cause = f"failed in raw_docs: SourceError: docs source {tmp_path / 'no-such-folder'} is not a folder"
+    (line,) = [line for line in failed.stderr.splitlines() if line.startswith("  run ")]
+    assert cause in line and line.endswith("set KPI_DOCS_SOURCE to a folder or a git repository")
+    assert "Dagster UI" in failed.stderr.splitlines()[-1]
 
 
 def test_an_interrupted_backfill_is_marked_canceled_not_left_running(tmp_path: Path) -> None:
