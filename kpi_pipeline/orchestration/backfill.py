@@ -4,12 +4,18 @@ The backfill is submitted to the configured instance (`DAGSTER_HOME`), exactly w
 all partitions" does. A running Dagster daemon executes it; when none is running, this process does the
 daemon's work for this one backfill, launching its run in-process, so the runs, events and backfill
 status in the UI are the same either way. Which days to skip is the warehouse's to say (`resume.py`).
+
+No public Dagster API creates an asset backfill or executes one without a daemon; the private ones this
+module uses are listed, with why, in docs/deployment.md ("Private Dagster APIs") and checked by
+tests/orchestration/test_dagster_private_apis.py on every Dagster upgrade.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import string
 import sys
 import threading
 import time
@@ -19,7 +25,6 @@ from datetime import date
 
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import ConfigurableClassData
 
 from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
@@ -39,12 +44,17 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 ITERATION_PAUSE_S = 1.0
 
 
+def new_backfill_id() -> str:
+    """Eight lowercase letters, the form Dagster gives the backfills it creates."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+
+
 def submit(instance: DagsterInstance, days: Sequence[date], title: str, tags: Mapping[str, str] | None = None) -> str:
     """Add an asset backfill of the daily pipeline for `days`, then the catalog tables, OKR views and dashboard
     (a second run, once the days are in); the daemon executes it."""
     from kpi_pipeline.definitions import defs
 
-    backfill_id = make_new_backfill_id()
+    backfill_id = new_backfill_id()
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
