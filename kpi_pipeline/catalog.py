@@ -25,7 +25,8 @@ class CatalogError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN compares false with everything, so a `.nan` bound or threshold would silently switch its check off
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Validation(_Strict):
@@ -79,6 +80,17 @@ class Metric(_Strict):
             raise ValueError(
                 f"{v!r} is not a valid metric id: use lowercase letters, digits and _, starting with a letter"
             )
+        return v
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in v:
+            if not any(ch.isalnum() for ch in alias):
+                raise ValueError(
+                    f"alias {alias!r} has no letter or digit, so it would match any text and make every number "
+                    "a reading of this metric: write the metric's name in words, such as 'error rate'"
+                )
         return v
 
     @field_validator("sources", mode="before")
@@ -221,6 +233,12 @@ def _where(path: Path, data: Any, loc: tuple[Any, ...]) -> str:
     return f"{path}: key {'.'.join(str(p) for p in parts)!r}" if parts else str(path)
 
 
+def _follows_from_an_entry(err: Any, errors: list[Any]) -> bool:
+    """'metrics: should have at least 1 item' only because its one entry was invalid: the entry's error says it."""
+    loc = tuple(err["loc"])
+    return err["type"] == "too_short" and any(tuple(e["loc"])[: len(loc)] == loc and e is not err for e in errors)
+
+
 def parse_catalog(data: Any, path: Path | str = "<catalog>") -> Catalog:
     path = Path(path)
     if not isinstance(data, dict):
@@ -229,12 +247,17 @@ def parse_catalog(data: Any, path: Path | str = "<catalog>") -> Catalog:
         return Catalog.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for err in exc.errors():
+        errors = exc.errors()
+        for err in errors:
+            if _follows_from_an_entry(err, errors):
+                continue
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (typo?); see docs/catalog.md for the allowed keys"
             elif err["type"] == "missing":
                 msg = "required key is missing"
+            elif err["type"] == "finite_number":
+                msg = "must be a finite number, not .nan or .inf (leave a bound out to have none)"
             lines.append(f"{_where(path, data, tuple(err['loc']))}: {msg}")
         raise CatalogError("invalid catalog:\n  " + "\n  ".join(lines)) from None
 

@@ -1,18 +1,19 @@
-"""`kpi-pipeline`: the demo, backfills, evaluation and cost estimates from the command line."""
+"""`kpi-pipeline`: the demo, backfills, evaluation, cost estimates and read-only SQL from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from kpi_pipeline import settings
-from kpi_pipeline.catalog import quarter_bounds
-from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
+# Only light modules here: `--help` and argument errors must answer before Dagster, pandas, GX or the
+# anthropic SDK are imported (seconds on a small machine). Commands import what they use.
+from kpi_pipeline import preflight, settings
 
 DEMO_SEED = 7
 DEMO_QUARTER = "2026-Q3"
@@ -64,7 +65,10 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the demo company if needed, run the whole pipeline over its quarter, say what was made."""
+    preflight.check_instance_storage(preflight.dagster_home(create=True))
+    from kpi_pipeline.catalog import quarter_bounds
     from kpi_pipeline.demo import generate_dataset
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 
     dataset = Path(settings.DEMO_DATASET)
     marker = dataset / "truth.csv"
@@ -97,36 +101,48 @@ def _mark_zombies_failed() -> None:
 def _summary(env: dict[str, str], seconds: float) -> str:
     from kpi_pipeline.dashboard import dashboard_path
     from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.engine import redact_url
     from kpi_pipeline.warehouse.tables import ALL_TABLES
 
-    url = env.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+    url = env.get("KPI_WAREHOUSE_URL") or settings.DEFAULT_WAREHOUSE_URL
     wh = open_warehouse(url)
-    lines = [f"\ndone in {seconds:.0f}s. Warehouse {url}:"]
+    lines = [f"\ndone in {seconds:.0f}s. Warehouse {redact_url(url)}:"]
     for t in ALL_TABLES:
         n = wh.scalar(f"SELECT count(*) FROM {t.qualified}")
         lines.append(f"  {t.qualified:<28} {n:>8} rows")
+    query = shlex.quote("SELECT * FROM kpi.okr_progress")
     lines += [
         f"Dagster instance: {env['DAGSTER_HOME']} (browse it with `make dev`, then http://127.0.0.1:3000)",
-        "Query it: duckdb data/warehouse.duckdb  (docs/warehouse.md has example queries)",
+        f"Query it: {self_command()} sql {query}  (docs/warehouse.md has example queries)",
         f"Dashboard: {dashboard_path().resolve()} (open it in a browser)",
     ]
     return "\n".join(lines)
+
+
+def self_command() -> str:
+    """This CLI as a command that works from the current folder: the `kpi-pipeline` script installed beside
+    this Python (`.venv/bin/kpi-pipeline` after `make demo`), else `python -m kpi_pipeline.cli`."""
+    script = Path(sys.executable).parent / "kpi-pipeline"
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m kpi_pipeline.cli"
+    relative = os.path.relpath(script)
+    return shlex.quote(str(script) if relative.startswith("..") else relative)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score extraction on a dataset folder; non-zero exit below --min-accuracy."""
     import json
 
-    from kpi_pipeline.orchestration.evaluate import evaluate_dataset
-    from kpi_pipeline.resources.llm import LlmResource
+    from dagster import build_resources
 
-    llm = LlmResource(
-        backend=args.backend,
-        api_key=os.environ.get("ANTHROPIC_API_KEY"),
-        base_url=os.environ.get("ANTHROPIC_BASE_URL"),
-        model=os.environ.get("KPI_LLM_MODEL"),
-    )
-    report = evaluate_dataset(Path(args.dataset), llm.get_backend())
+    from kpi_pipeline.orchestration.evaluate import evaluate_dataset
+
+    with build_resources({"llm": settings.llm_resource(backend=args.backend)}) as built:
+        llm = built.llm
+        backend = llm.get_backend()
+    if llm.backend_name() == "anthropic":
+        print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
+    report = evaluate_dataset(Path(args.dataset), backend)
     keys = ["accuracy", "abstention_precision", "abstention_recall", "grounded_rate", "ece", "conflicts"]
     keys += ["quarantined", "input_tokens", "output_tokens", "cost_usd"]
     print(f"{args.dataset}: {report['days']} days, backend {report['backend']} ({report['model']})")
@@ -148,23 +164,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     """Backfill a quarter or a range through the Dagster instance, skipping days the warehouse has done."""
+    if args.allow_empty:
+        os.environ["KPI_ALLOW_EMPTY"] = "all"
+    days = preflight.backfill_days(args.start, args.end)
+    preflight.check_instance_storage(preflight.dagster_home())
     from dagster import DagsterInstance
 
     from kpi_pipeline.catalog import catalog_version, load_catalog
     from kpi_pipeline.extraction.schema import PROMPT_VERSION
     from kpi_pipeline.orchestration.backfill import run_backfill
-    from kpi_pipeline.orchestration.days import parse_day_range
     from kpi_pipeline.orchestration.resume import done_days, unfinished_days
     from kpi_pipeline.orchestration.run_errors import backfill_failure_lines
     from kpi_pipeline.orchestration.zombies import mark_zombies_failed
-    from kpi_pipeline.partitions import daily_partitions
     from kpi_pipeline.warehouse import open_warehouse
     from kpi_pipeline.warehouse.engine import redact_url
 
-    days = parse_day_range(args.start, args.end)
-    first_partition = daily_partitions.start.date()
-    if days[0] < first_partition:
-        raise SystemExit(f"{days[0]} is before KPI_START_DATE ({first_partition}): set KPI_START_DATE earlier")
     url = os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
     wh = open_warehouse(url)
     wh.ensure_tables()
@@ -201,14 +215,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     """Print the calls, tokens and dollars extracting a range would cost, without calling a model."""
+    days = preflight.day_range(args.start, args.end)
+    settings.start_date()  # a bad KPI_START_DATE is refused by every command, not only by those that load Dagster
     from dagster import build_resources
 
-    from kpi_pipeline.definitions import resources
-    from kpi_pipeline.orchestration.days import parse_day_range
     from kpi_pipeline.orchestration.estimate import configured_estimate
 
-    days = parse_day_range(args.start, args.end)
     names = ("catalog", "warehouse", "slack", "jira", "docs", "llm")
+    resources = settings.resource_defs()
     with build_resources({name: resources[name] for name in names}) as r:
         text = configured_estimate(
             days,
@@ -224,6 +238,26 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run one read-only statement on the configured warehouse and print its rows."""
+    if args.file:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise preflight.UsageError(f"cannot read --file {args.file}: {exc.strerror}") from None
+    elif args.query not in (None, "-"):
+        text = args.query
+    elif sys.stdin.isatty():
+        raise preflight.UsageError('give a query: kpi-pipeline sql "SELECT * FROM kpi.okr_progress", -f FILE, or stdin')
+    else:
+        text = sys.stdin.read()
+    from kpi_pipeline.query import format_csv, format_table, run_query
+
+    result = run_query(settings.warehouse_url(), text)
+    print(format_csv(result) if args.csv else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
     bf.add_argument("end", nargs="?", help="the last day YYYY-MM-DD (inclusive)")
     bf.add_argument("--force", action="store_true", help="redo days that are already published")
+    bf.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="let sources that now yield nothing empty days their raw tables hold (sets KPI_ALLOW_EMPTY=all)",
+    )
     bf.set_defaults(func=cmd_backfill)
     est = sub.add_parser("estimate", help="expected LLM calls, tokens and dollars for a quarter or START END")
     est.add_argument("start", help="a quarter like 2026-Q3, or the first day YYYY-MM-DD")
@@ -248,24 +287,49 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="OUT", help="write the full report (per metric too) as JSON")
     ev.add_argument("--min-accuracy", type=float, help="exit 1 when accuracy is below this")
     ev.set_defaults(func=cmd_eval)
+    sql = sub.add_parser("sql", help="run one read-only SQL statement on the warehouse (KPI_WAREHOUSE_URL)")
+    sql.add_argument("query", nargs="?", help="the statement; omit it (or write -) to read it from stdin")
+    sql.add_argument("-f", "--file", help="read the statement from this file")
+    sql.add_argument("--csv", action="store_true", help="print CSV with every character, not a table")
+    sql.set_defaults(func=cmd_sql)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; errors a user can fix print one line (what, where, what to do), not a traceback."""
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors whose message tells a user what to fix. The modules are imported only once something
+    failed, and a preflight refusal is caught before that, so it costs no heavy import either."""
     from kpi_pipeline.catalog import CatalogError
     from kpi_pipeline.extraction.cost import BudgetExceeded
     from kpi_pipeline.extraction.llm_config import LlmConfigError
     from kpi_pipeline.orchestration.evaluate import DatasetError
+    from kpi_pipeline.query import QueryError
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
+    return (
+        CatalogError,
+        DatasetError,
+        SourceError,
+        WarehouseError,
+        LlmConfigError,
+        BudgetExceeded,
+        QueryError,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors a user can fix print one line (what, where, what to do), not a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CatalogError, DatasetError, SourceError, WarehouseError, LlmConfigError, BudgetExceeded) as exc:
-        print(f"kpi-pipeline {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except (preflight.UsageError, settings.SettingError) as exc:
+        refused: Exception = exc
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        refused = exc
+    print(f"kpi-pipeline {args.command}: {refused}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from datetime import date
-
 from dagster import DailyPartitionsDefinition
 
-DEMO_QUARTER_START = "2026-07-01"
-
-
-def start_date() -> str:
-    """First partition day: `KPI_START_DATE`, else the demo quarter's first day."""
-    raw = os.environ.get("KPI_START_DATE", "").strip() or DEMO_QUARTER_START
-    try:
-        date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"KPI_START_DATE={raw!r} is not a date: write it as YYYY-MM-DD") from None
-    return raw
-
+from kpi_pipeline.settings import start_date
 
 daily_partitions = DailyPartitionsDefinition(start_date=start_date(), timezone="UTC")

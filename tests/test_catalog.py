@@ -28,6 +28,9 @@ EXPECTED = {
     "not_utf8.yaml": ["not UTF-8", "byte"],
     "empty.yaml": ["expected a mapping with 'metrics:'"],
     "list_at_top.yaml": ["expected a mapping with 'metrics:'"],
+    "alias_without_letter.yaml": ["metric 'api_error_rate'", "'aliases'", "'%'", "no letter or digit"],
+    "nan_bound.yaml": ["metric 'api_error_rate'", "'validation.max'", "finite number"],
+    "infinite_bound.yaml": ["metric 'api_error_rate'", "'validation.min'", "finite number"],
 }
 
 
@@ -43,6 +46,51 @@ def test_bad_catalog_names_file_entry_and_key(name: str) -> None:
     assert str(BAD / name) in message
     for fragment in EXPECTED[name]:
         assert fragment in message, f"{fragment!r} missing from: {message}"
+
+
+@pytest.mark.parametrize("name", ["alias_without_letter.yaml", "nan_bound.yaml", "bad_id.yaml"])
+def test_one_bad_entry_is_one_line_not_also_an_empty_metrics_list(name: str) -> None:
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(BAD / name)
+    assert str(caught.value).count("\n") == 1, str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("where", "entry"),
+    [
+        ("key 'min_confidence'", {"min_confidence": float("nan")}),
+        ("key 'tolerance'", {"tolerance": float("inf")}),
+        ("key 'validation.min'", {"validation": {"min": float("nan")}}),
+    ],
+)
+def test_nan_and_infinity_are_refused_wherever_a_number_goes(where: str, entry: dict[str, object]) -> None:
+    data = {"metrics": [{"id": "a", "description": "x", "unit": "count", **entry}]}
+    with pytest.raises(CatalogError, match=f"metric 'a', {where}: must be a finite number"):
+        parse_catalog(data, "cat.yaml")
+
+
+def test_nan_key_result_and_authority_are_refused() -> None:
+    data = {
+        "metrics": [{"id": "a", "description": "x", "unit": "count"}],
+        "objectives": [
+            {
+                "id": "o",
+                "title": "O",
+                "quarter": "2026-Q3",
+                "key_results": [{"metric": "a", "baseline": float("nan"), "target": 1}],
+            }
+        ],
+        "source_authority": {"docs": float("nan")},
+    }
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(data, "cat.yaml")
+    assert "objective 'o', key 'key_results.0.baseline': must be a finite number" in str(caught.value)
+    assert "key 'source_authority.docs': must be a finite number" in str(caught.value)
+
+
+def test_aliases_with_a_letter_or_digit_in_any_script_are_kept() -> None:
+    data = {"metrics": [{"id": "a", "description": "x", "unit": "count", "aliases": ["p95", "taux d'échec", "NPS%"]}]}
+    assert parse_catalog(data).metric("a").aliases == ("p95", "taux d'échec", "NPS%")
 
 
 def test_missing_file_says_which_setting_to_fix(tmp_path: Path) -> None:

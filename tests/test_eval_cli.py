@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.resources.llm import endpoint_dir_name
+from kpi_pipeline.testing.anthropic_server import serve_anthropic
 
 REPO = Path(__file__).resolve().parents[1]
+KEY = "sk-ant-eval-test"
 KEYS = {"accuracy", "abstention_precision", "abstention_recall", "grounded_rate", "ece", "input_tokens"}
 KEYS |= {"output_tokens", "cost_usd", "per_metric"}
 
@@ -55,3 +58,31 @@ def test_a_folder_without_truth_is_refused_with_what_a_dataset_holds(tmp_path: P
     proc = run_eval(tmp_path, tmp_path / "report.json")
     assert proc.returncode != 0
     assert "truth.csv" in proc.stderr and "metrics.yaml" in proc.stderr
+
+
+def test_eval_against_a_server_uses_the_documented_llm_settings(tmp_path: Path) -> None:
+    """KPI_LLM_RESPONSE_CACHE_DIR holds the answers (not ./data/llm_cache of wherever eval runs, where another
+    server's answers could be served with 0 tokens billed) and KPI_LLM_BATCH_MIN_DAYS picks the Batches API."""
+    dataset = tmp_path / "demo"
+    generate_dataset(dataset, seed=7)
+    truth = (dataset / "truth.csv").read_text().splitlines()
+    two_days = sorted({line.split(",")[0] for line in truth[1:]})[:2]
+    (dataset / "truth.csv").write_text("\n".join([truth[0], *(t for t in truth[1:] if t.split(",")[0] in two_days)]))
+    here, cache = tmp_path / "here", tmp_path / "answers"
+    here.mkdir()
+    with serve_anthropic(api_key=KEY) as server:
+        env = dict(
+            os.environ,
+            ANTHROPIC_API_KEY=KEY,
+            ANTHROPIC_BASE_URL=server.base_url,
+            KPI_LLM_RESPONSE_CACHE_DIR=str(cache),
+            KPI_LLM_BATCH_MIN_DAYS="2",
+        )
+        cmd = [sys.executable, "-m", "kpi_pipeline.cli", "eval", str(dataset), "--backend", "anthropic"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=here, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert server.requests["POST /v1/messages/batches"] == 1 and server.message_requests == 0
+    assert list((cache / endpoint_dir_name(server.base_url)).rglob("*.json")), "no answer cached where the setting says"
+    assert not (here / "data").exists()
+    assert f"{cache / endpoint_dir_name(server.base_url)}" in proc.stdout
+    assert "2 days, backend anthropic" in proc.stdout

@@ -2,8 +2,14 @@
 
 Each day is replaced as a whole, so a re-run or a retry never duplicates rows, and a failure leaves the
 day as it was. Backfills run as a single run over the range (process start and imports cost seconds here).
+
+A source that is not configured (`none`, or a dataset without its folder) is skipped: nothing is read,
+written or deleted. A source that yields nothing for a day its table already holds has vanished rather
+than gone quiet: that day is kept, the days with data are still written, and the step then fails naming
+the source and the days, unless `KPI_ALLOW_EMPTY` names the source (sources/vanished.py).
 """
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -26,6 +32,7 @@ from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
 from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.sources.vanished import allowed_empty, refusal
 from kpi_pipeline.warehouse import Warehouse
 from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_ISSUES, RAW_SLACK_MESSAGES, Table
 
@@ -36,25 +43,72 @@ def _stamp(df: pd.DataFrame, now: datetime) -> pd.DataFrame:
     return df.assign(ingested_at=now)
 
 
+def _held_days(wh: Warehouse, source: str, tables: list[Table], days: list[date]) -> set[date]:
+    """The days of `days` that `tables` already hold rows for, unless KPI_ALLOW_EMPTY lets `source` empty them."""
+    if source in allowed_empty(os.environ.get("KPI_ALLOW_EMPTY")):
+        return set()
+    held: set[date] = set()
+    for table in tables:
+        found = wh.query_df(
+            f"SELECT DISTINCT {table.partition_column} AS day FROM {table.qualified} "
+            f"WHERE {table.partition_column} BETWEEN ? AND ?",
+            [days[0], days[-1]],
+        )
+        held.update(pd.to_datetime(found["day"]).dt.date)
+    return held
+
+
+def _skipped(context: AssetExecutionContext, reason: str) -> dict[str, MetadataValue]:
+    """Log why a source is skipped; the metadata of its (empty) materialization."""
+    context.log.info(reason)
+    return {
+        "dagster/row_count": MetadataValue.int(0),
+        "skipped": MetadataValue.text(reason),
+        "days": MetadataValue.text(span(days_of(context))),
+    }
+
+
+def _noted(context: AssetExecutionContext, source: str, notes: dict[str, int]) -> dict[str, MetadataValue]:
+    """Log what the source set aside (when anything was); the counts as metadata either way."""
+    found = {name: count for name, count in notes.items() if count}
+    if found:
+        context.log.warning(
+            f"{source}: " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in found.items())
+        )
+    return {name: MetadataValue.int(count) for name, count in notes.items()}
+
+
 def _load_days(
     context: AssetExecutionContext,
     wh: Warehouse,
     table: Table,
     fetch: Callable[[date], pd.DataFrame],
+    source: str,
+    location: str,
 ) -> tuple[int, list[pd.DataFrame]]:
-    """Fetch and replace each day in turn, logging progress; returns rows written and a sample of frames."""
+    """Fetch and replace each day in turn, logging progress; returns rows written and a sample of frames.
+
+    A day the source yields nothing for while the table holds rows is kept, and the step fails at the end.
+    """
     days = days_of(context)
     now = datetime.now(UTC)
     total = 0
     samples: list[pd.DataFrame] = []
+    refused: list[date] = []
     with wh.session():
+        held = _held_days(wh, source, [table], days)
         for i, day in enumerate(days, start=1):
             df = fetch(day)
+            if df.empty and day in held:
+                refused.append(day)
+                continue
             total += wh.replace_days(table, [day], _stamp(df, now))
             if len(samples) < 3 and not df.empty:
                 samples.append(df)
             if len(days) > 1 and (i % 10 == 0 or i == len(days)):
                 context.log.info(f"{table.qualified}: {i}/{len(days)} days, {total} rows so far")
+    if refused:
+        raise refusal(source, location, table.qualified, refused)
     return total, samples
 
 
@@ -77,6 +131,9 @@ def _preview(frames: list[pd.DataFrame], columns: list[str], rows: int = 5) -> M
 def raw_slack_messages(
     context: AssetExecutionContext, slack: SlackSource, warehouse: WarehouseResource
 ) -> MaterializeResult:
+    skip = slack.skip_reason()
+    if skip is not None:
+        return MaterializeResult(metadata=_skipped(context, skip))
     wh = warehouse.get_warehouse()
     subtypes: Counter[str] = Counter()
     channels: set[str] = set()
@@ -87,7 +144,7 @@ def raw_slack_messages(
         channels.update(df["channel_name"].dropna().astype(str))
         return df
 
-    total, samples = _load_days(context, wh, RAW_SLACK_MESSAGES, fetch)
+    total, samples = _load_days(context, wh, RAW_SLACK_MESSAGES, fetch, "slack", slack.location())
     return MaterializeResult(
         metadata={
             "dagster/row_count": total,
@@ -97,6 +154,7 @@ def raw_slack_messages(
             "table": RAW_SLACK_MESSAGES.qualified,
             "warehouse": warehouse.display_url,
             "preview": _preview(samples, ["channel_name", "ts", "subtype", "text"]),
+            **_noted(context, "slack", slack.notes()),
         }
     )
 
@@ -114,15 +172,27 @@ def raw_jira(
     context: AssetExecutionContext, jira: JiraSource, warehouse: WarehouseResource
 ) -> tuple[MaterializeResult, MaterializeResult]:
     """Issues and events come from one pass over the same search results, so they are one step."""
+    skip = jira.skip_reason()
+    if skip is not None:
+        metadata = _skipped(context, skip)
+        return (
+            MaterializeResult(asset_key=AssetKey("raw_jira_issues"), metadata=metadata),
+            MaterializeResult(asset_key=AssetKey("raw_jira_events"), metadata=metadata),
+        )
     wh = warehouse.get_warehouse()
     days = days_of(context)
     now = datetime.now(UTC)
     n_issues = n_events = 0
     event_types: Counter[str] = Counter()
     samples: list[pd.DataFrame] = []
+    refused: list[date] = []
     with wh.session():
+        held = _held_days(wh, "jira", [RAW_JIRA_ISSUES, RAW_JIRA_EVENTS], days)
         for i, day in enumerate(days, start=1):
             issues, events = jira.issues_and_events_for_day(day)
+            if issues.empty and events.empty and day in held:
+                refused.append(day)
+                continue
             with wh.transaction() as tx:  # both tables of a day change together
                 wh.lock_partition(tx, RAW_JIRA_ISSUES, [day])
                 tx.delete_days(RAW_JIRA_ISSUES, [day])
@@ -134,7 +204,13 @@ def raw_jira(
                 samples.append(events)
             if len(days) > 1 and (i % 10 == 0 or i == len(days)):
                 context.log.info(f"jira: {i}/{len(days)} days, {n_issues} issue states, {n_events} events")
-    common = {"days": span(days), "warehouse": warehouse.display_url}
+    if refused:
+        raise refusal("jira", jira.location(), f"{RAW_JIRA_ISSUES.qualified}/{RAW_JIRA_EVENTS.qualified}", refused)
+    common: dict[str, MetadataValue] = {
+        "days": MetadataValue.text(span(days)),
+        "warehouse": MetadataValue.text(warehouse.display_url),
+        **_noted(context, "jira", jira.notes(days[-1])),
+    }
     return (
         MaterializeResult(
             asset_key=AssetKey("raw_jira_issues"),
@@ -161,8 +237,11 @@ def raw_jira(
     backfill_policy=SINGLE_RUN,
 )
 def raw_docs(context: AssetExecutionContext, docs: DocsSource, warehouse: WarehouseResource) -> MaterializeResult:
+    skip = docs.skip_reason()
+    if skip is not None:
+        return MaterializeResult(metadata=_skipped(context, skip))
     wh = warehouse.get_warehouse()
-    total, samples = _load_days(context, wh, RAW_DOCS, docs.docs_for_day)
+    total, samples = _load_days(context, wh, RAW_DOCS, docs.docs_for_day, "docs", docs.location())
     return MaterializeResult(
         metadata={
             "dagster/row_count": total,
@@ -170,5 +249,6 @@ def raw_docs(context: AssetExecutionContext, docs: DocsSource, warehouse: Wareho
             "table": RAW_DOCS.qualified,
             "warehouse": warehouse.display_url,
             "preview": _preview(samples, ["path", "title", "day"]),
+            **_noted(context, "docs", docs.notes()),
         }
     )

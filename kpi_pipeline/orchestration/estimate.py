@@ -199,7 +199,7 @@ def configured_estimate(
         chosen,
         load_prices(),
         batch_min_days=llm.batch_min_days or None,
-        cache=ResponseCache(llm.response_cache_dir),
+        cache=ResponseCache(llm.cache_dir()),
     )
     lines = [planned.report()]
     if llm.backend_name() == "offline":

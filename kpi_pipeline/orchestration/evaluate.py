@@ -45,11 +45,12 @@ def truth_of(dataset: Path) -> pd.DataFrame:
 
 
 def read_dataset_days(dataset: Path, days: list[date]) -> dict[date, RawDay]:
-    """Each day's raw rows from the dataset's slack/, jira/ and docs/, as the ingest assets read them."""
+    """Each day's raw rows from the dataset's slack/, jira/ and docs/, as the ingest assets read them; a
+    dataset may hold any subset of them."""
     return raw_days_from_sources(
-        SlackSource(source=str(dataset / "slack")),
-        JiraSource(source=str(dataset / "jira")),
-        DocsSource(source=str(dataset / "docs")),
+        SlackSource(source=str(dataset / "slack"), from_dataset=True),
+        JiraSource(source=str(dataset / "jira"), from_dataset=True),
+        DocsSource(source=str(dataset / "docs"), from_dataset=True),
         days,
     )
 

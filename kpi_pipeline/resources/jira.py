@@ -2,7 +2,9 @@
 
 A backfill asks for ~92 days one after another, so the parsed issues are kept per process: an export
 folder is read again only when one of its files changes, and an API search that reached day D serves
-every earlier day too.
+every earlier day too. With `state_dir` (KPI_JIRA_STATE_DIR) API mode reads incrementally: once per run,
+only the issues updated since the kept cursor (sources/jira_state.py), and every day of the run is
+rebuilt from the kept issues.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
 from kpi_pipeline.sources.jira_export import export_files, read_export_folder
-from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, rows_for_day
+from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, duplicate_counts, rows_for_day
+from kpi_pipeline.sources.jira_state import load_state, save_state, state_path
+from kpi_pipeline.sources.presence import describe, skip_reason
 
 _ExportFingerprint = tuple[tuple[str, int, int], ...]
 
@@ -28,20 +32,40 @@ _api_cache: dict[tuple[str, str, str], tuple[date, list[IssueTimeline]]] = {}
 
 
 class JiraSource(dg.ConfigurableResource):
-    """Jira issues and their history; `source` is an export folder or "api" (KPI_JIRA_SOURCE)."""
+    """Jira issues and their history; `source` is an export folder, "api" or "none" (KPI_JIRA_SOURCE)."""
 
     source: str
+    from_dataset: bool = False  # `source` is the default $KPI_DATASET/jira: a dataset without it has no Jira
     url: str | None = None
     email: str | None = None
     api_token: str | None = Field(default=None, repr=False)
     jql: str | None = None
+    # KPI_JIRA_STATE_DIR: where API mode keeps its incremental state; None reads the whole history each run
+    state_dir: str | None = None
+
+    # api mode with state_dir: the issues synced by this run, read once
+    _synced: list[IssueTimeline] | None = PrivateAttr(default=None)
 
     def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
-        raw.jira_events without `ingested_at`."""
+        raw.jira_events without `ingested_at`; none when the source is skipped."""
         return rows_for_day(self._timelines(day), day)
 
+    def notes(self, day: date) -> dict[str, int]:
+        """What reading the source up to `day` set aside: repeated changelog entries and comments, dropped."""
+        return duplicate_counts(self._timelines(day))
+
+    def skip_reason(self) -> str | None:
+        """Why there is no Jira source to read (KPI_JIRA_SOURCE=none, or a dataset without jira/), else None."""
+        return skip_reason("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
+
+    def location(self) -> str:
+        """Where the rows come from, for messages: `KPI_JIRA_SOURCE=...` or the dataset's jira/ folder."""
+        return describe("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
+
     def _timelines(self, day: date) -> list[IssueTimeline]:
+        if self.skip_reason() is not None:
+            return []
         source = self.source.strip()
         if not source:
             raise SourceError("KPI_JIRA_SOURCE is empty: set it to a folder of Jira search-response files or to 'api'")
@@ -50,6 +74,8 @@ class JiraSource(dg.ConfigurableResource):
         return _export_timelines(Path(source))
 
     def _api_timelines(self, day: date) -> list[IssueTimeline]:
+        if self.state_dir:
+            return self._incremental_timelines()
         cache_key = (self.url or "", self.email or "", self.jql or "")
         with _lock:
             cached = _api_cache.get(cache_key)
@@ -61,6 +87,23 @@ class JiraSource(dg.ConfigurableResource):
         with _lock:
             _api_cache[cache_key] = (day, timelines)
         return timelines
+
+    def _incremental_timelines(self) -> list[IssueTimeline]:
+        """Issues updated since the kept cursor (minus the overlap), merged over the kept ones, saved."""
+        assert self.state_dir
+        if self._synced is None:
+            site = JiraCloud(self.url, self.email, self.api_token)
+            path = state_path(Path(self.state_dir).expanduser(), site.url, self.jql or "")
+            state = load_state(path)
+            fresh = site.issues_updated_since(self.jql, state.read_from())
+            export = state.merged(fresh)
+            save_state(path, export, site.url, self.jql or "")
+            custom = site.custom_fields().merged(fresh.custom_fields).merged(export.custom_fields)
+            self._synced = build_timelines(export.issues, custom, site.url)
+        return self._synced
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._synced = None
 
 
 def _export_timelines(folder: Path) -> list[IssueTimeline]:

@@ -2,9 +2,17 @@
 
 Without an API key the pipeline still runs end to end on the offline extractor, and says so once, so a
 missing key is visible rather than a silent downgrade. The key is only handed to the SDK, never logged.
+
+Paid-for answers are cached per endpoint, under `<response_cache_dir>/<endpoint>/` (`api.anthropic.com`,
+`127.0.0.1_8765`, ...): the cache key names the model, prompt and sources but not the server, so without
+this an answer from one server (a local test server, a proxy) would be served as another server's answer.
 """
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
@@ -16,12 +24,20 @@ from kpi_pipeline.extraction.response_cache import DEFAULT_CACHE_DIR
 from kpi_pipeline.extraction.schema import ExtractionBackend
 
 BACKENDS = ("anthropic", "offline")
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
+def endpoint_dir_name(base_url: str) -> str:
+    """A folder name for the server a base URL names: its host, port and path (`127.0.0.1_8765`)."""
+    parts = urlsplit(base_url.strip())
+    return re.sub(r"[^a-z0-9.-]+", "_", f"{parts.netloc}{parts.path}".lower()).strip("_") or "default"
 
 
 class LlmResource(ConfigurableResource):
     """`KPI_LLM_BACKEND` (anthropic | offline; default anthropic when `ANTHROPIC_API_KEY` is set),
     `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` (e.g. the local test server), `KPI_LLM_MODEL`,
-    `KPI_LLM_BATCH_MIN_DAYS`, `KPI_LLM_BUDGET_USD`."""
+    `KPI_LLM_BATCH_MIN_DAYS`, `KPI_LLM_BUDGET_USD`, `KPI_LLM_RESPONSE_CACHE_DIR` (built by
+    `settings.llm_resource`)."""
 
     backend: str | None = None
     api_key: str | None = Field(default=None, repr=False)
@@ -46,6 +62,14 @@ class LlmResource(ConfigurableResource):
             return choice
         return "anthropic" if self.api_key else "offline"
 
+    def endpoint(self) -> str:
+        """The base URL the SDK is pointed at (the public API unless `ANTHROPIC_BASE_URL` says otherwise)."""
+        return self.base_url or DEFAULT_BASE_URL
+
+    def cache_dir(self) -> Path:
+        """Where this endpoint's paid-for answers are kept: one folder per server under `response_cache_dir`."""
+        return Path(self.response_cache_dir) / endpoint_dir_name(self.endpoint())
+
     def get_backend(self) -> ExtractionBackend:
         name = self.backend_name()
         if name == "offline":
@@ -64,12 +88,12 @@ class LlmResource(ConfigurableResource):
         from kpi_pipeline.extraction.ratelimit import RateLimiter
         from kpi_pipeline.extraction.response_cache import ResponseCache
 
-        client = anthropic.Anthropic(api_key=self.api_key, base_url=self.base_url or None, max_retries=0)
+        client = anthropic.Anthropic(api_key=self.api_key, base_url=self.endpoint(), max_retries=0)
         return AnthropicBackend(
             client,
             self.model or DEFAULT_MODEL,
             load_prices(),
-            ResponseCache(self.response_cache_dir),
+            ResponseCache(self.cache_dir()),
             RateLimiter(self.requests_per_minute, self.input_tokens_per_minute),
             max_concurrency=self.max_concurrency,
             batch_min_days=self.batch_min_days or None,

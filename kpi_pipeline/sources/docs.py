@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from kpi_pipeline.sources.errors import SourceError
+from kpi_pipeline.sources.urls import web_url
 from kpi_pipeline.warehouse.tables import RAW_DOCS
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
@@ -29,7 +30,21 @@ DOCS_COLUMNS = [c for c in RAW_DOCS.column_names if c != "ingested_at"]
 FRONT_MATTER = re.compile(r"\A((?:\s*<!--.*?-->)*)\s*---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 NAME_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FrontMatterLoader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """Safe YAML whose impossible dates (`date: 2026-13-45`) stay strings, so `_date` names the file and key."""
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,7 @@ def _front_matter(name: str, text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        meta = yaml.load(match.group(2), Loader=_YAML_LOADER)
+        meta = yaml.load(match.group(2), Loader=_FrontMatterLoader)
     except yaml.YAMLError as exc:
         raise SourceError(f"{name}: the front matter is not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if meta is None:
@@ -76,6 +91,16 @@ def _date(name: str, value: Any) -> date | None:
         raise SourceError(f"{name}: front-matter date {value!r} is not a date; write it as date: YYYY-MM-DD") from None
 
 
+def _name_date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SourceError(
+            f"{name}: {text} in the file name is not a date; rename the file or add `date: YYYY-MM-DD` to its "
+            "front matter"
+        ) from None
+
+
 def _author(meta: dict[str, Any]) -> str | None:
     author = meta.get("author", meta.get("authors"))
     if isinstance(author, list):
@@ -89,11 +114,10 @@ def parse_document(name: str, raw: bytes) -> ParsedDoc:
     day = _date(name, meta.get("date"))
     if day is None:
         found = NAME_DATE.search(PurePosixPath(name).name)
-        day = date.fromisoformat(found.group(1)) if found else None
+        day = _name_date(name, found.group(1)) if found else None
     heading = HEADING.search(body)
     title = meta.get("title") or (heading.group(1) if heading else PurePosixPath(name).stem)
-    url = meta.get("url")
-    return ParsedDoc(str(title), body, day, _author(meta), str(url) if url else None)
+    return ParsedDoc(str(title), body, day, _author(meta), web_url(meta.get("url")))
 
 
 def is_doc(relative: PurePosixPath) -> bool:
@@ -128,10 +152,17 @@ def folder_docs(root: Path) -> list[dict[str, Any]]:
     """Every doc of a plain folder as a raw.docs row; undated files are reported together in one error."""
     rows: list[dict[str, Any]] = []
     undated: list[str] = []
+    inside = root.resolve()
     for path in sorted(root.rglob("*")):
         relative = PurePosixPath(path.relative_to(root).as_posix())
         if not path.is_file() or not is_doc(relative):
             continue
+        target = path.resolve()
+        if not target.is_relative_to(inside):
+            raise SourceError(
+                f"{path}: links to {target}, outside the docs folder {root}; only files inside KPI_DOCS_SOURCE are "
+                "read, so copy the file in or remove the link"
+            )
         stat = path.stat()
         doc, digest = _parse_file(path, str(path), stat.st_mtime_ns, stat.st_size)
         if doc.day is None:
@@ -182,6 +213,13 @@ def git_docs_for_day(root: Path, day: date) -> list[dict[str, Any]]:
 
 def is_git_repository(root: Path) -> bool:
     return (root / ".git").exists()
+
+
+def future_dated(source: Path, today: date) -> int:
+    """Docs of a plain folder dated after `today`: no partition reads them until their day comes."""
+    if not source.is_dir() or is_git_repository(source):
+        return 0
+    return sum(1 for row in folder_docs(source) if row["day"] > today)
 
 
 def docs_for_day(source: Path, day: date) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -67,6 +67,18 @@ def day_bounded_jql(jql: str, day: date) -> str:
     return f'({condition}) AND created < "{bound.isoformat()}" ORDER BY key ASC'
 
 
+def updated_since_jql(jql: str, since: datetime | None) -> str:
+    """`jql` restricted to issues updated at or after `since` (all of them when None), in a stable order.
+
+    `since` is written in UTC to the minute; the caller has already widened it by `INCREMENTAL_OVERLAP`,
+    which also covers Jira reading JQL times in the user's time zone.
+    """
+    condition = _ORDER_BY.sub("", jql).strip()
+    if since is None:
+        return f"({condition}) ORDER BY key ASC"
+    return f'({condition}) AND updated >= "{since.astimezone(UTC):%Y-%m-%d %H:%M}" ORDER BY key ASC'
+
+
 class JiraCloud:
     """A signed-in Jira Cloud site. Credentials stay inside the client; messages name settings, never values."""
 
@@ -119,9 +131,15 @@ class JiraCloud:
     def issues_created_by(self, jql: str | None, day: date) -> JiraExport:
         """Every issue `jql` matches that was created by the end of `day` (UTC, with a day's margin), each
         with its complete changelog and comments."""
-        if not jql or not jql.strip():
-            raise SourceError('KPI_JIRA_SOURCE=api needs JIRA_JQL, e.g. JIRA_JQL="project = PLAT"')
-        bounded = day_bounded_jql(jql, day)
+        return self._search(_required(jql), day_bounded_jql(_required(jql), day))
+
+    def issues_updated_since(self, jql: str | None, since: datetime | None) -> JiraExport:
+        """Every issue `jql` matches that was updated at or after `since` (every issue when None), each with its
+        complete changelog and comments: the incremental read."""
+        return self._search(_required(jql), updated_since_jql(_required(jql), since))
+
+    def _search(self, jql: str, bounded: str) -> JiraExport:
+        """All pages of the search `bounded` (a form of the configured `jql`), issues completed."""
         pages: list[SearchPage] = []
         token: str | None = None
         seen_tokens: set[str] = set()
@@ -225,6 +243,12 @@ class JiraCloud:
                 raise SourceError(
                     f"JIRA_URL={self.url} did not answer with JSON while {what}: is it the Jira site's base URL?"
                 ) from None
+
+
+def _required(jql: str | None) -> str:
+    if not jql or not jql.strip():
+        raise SourceError('KPI_JIRA_SOURCE=api needs JIRA_JQL, e.g. JIRA_JQL="project = PLAT"')
+    return jql
 
 
 def _truncated(block: Mapping[str, Any], items_key: str) -> bool:

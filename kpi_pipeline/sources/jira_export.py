@@ -227,16 +227,14 @@ class JiraExport:
 
 
 def read_export_folder(folder: Path) -> JiraExport:
-    """Read every `*.json` search page under `folder` (sorted by path, so later files win ties)."""
+    """Read every `*.json` search page under `folder` (sorted by path, so later files win ties); an empty
+    folder is an export without issues."""
     if not folder.is_dir():
         raise SourceError(
             f"KPI_JIRA_SOURCE={str(folder)!r} is not a folder: point it at a folder of Jira search-response "
             "JSON files, or set it to 'api' to read Jira Cloud"
         )
-    files = export_files(folder)
-    if not files:
-        raise SourceError(f"KPI_JIRA_SOURCE={str(folder)!r} holds no .json files: export Jira search pages into it")
-    pages = [parse_search_page(_read_json(path), str(path)) for path in files]
+    pages = [parse_search_page(_read_json(path), str(path)) for path in export_files(folder)]
     return merge_pages(pages)
 
 

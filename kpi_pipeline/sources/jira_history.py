@@ -18,6 +18,7 @@ import pandas as pd
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_export import CustomFields, adf_to_text, current_sprint_name, parse_timestamp
+from kpi_pipeline.sources.urls import web_url
 from kpi_pipeline.warehouse.tables import RAW_JIRA_EVENTS, RAW_JIRA_ISSUES
 
 ISSUE_COLUMNS = [c for c in RAW_JIRA_ISSUES.column_names if c != "ingested_at"]
@@ -77,6 +78,9 @@ class IssueTimeline:
     changes: tuple[Change, ...]
     comments: tuple[Comment, ...]
     has_changelog: bool
+    # entries dropped because their id was already seen (overlapping pages repeat them)
+    duplicate_histories: int = 0
+    duplicate_comments: int = 0
 
 
 def build_timelines(
@@ -112,12 +116,17 @@ def _timeline(
         "issue_type": _name(fields.get("issuetype")),
     }
     changelog = issue.get("changelog")
-    histories = changelog.get("histories") or [] if isinstance(changelog, Mapping) else []
+    histories, duplicate_histories = _unique_by_id(
+        key, "changelog history", changelog.get("histories") if isinstance(changelog, Mapping) else None
+    )
     ordered = sorted(
         histories, key=lambda h: (_timestamp(key, "changelog created", h.get("created")), _numeric_id(str(h.get("id"))))
     )
     changes = [change for history in ordered for change in _changes(key, history, custom, categories)]
-    comment_block = fields.get("comment") or {}
+    comment_block = fields.get("comment")
+    raw_comments, duplicate_comments = _unique_by_id(
+        key, "comment", comment_block.get("comments") if isinstance(comment_block, Mapping) else None
+    )
     comments = tuple(
         sorted(
             (
@@ -127,7 +136,7 @@ def _timeline(
                     _person(c.get("author")),
                     adf_to_text(c.get("body")),
                 )
-                for c in comment_block.get("comments") or []
+                for c in raw_comments
             ),
             key=lambda c: (c.at, _numeric_id(c.comment_id)),
         )
@@ -145,7 +154,29 @@ def _timeline(
         changes=tuple(changes),
         comments=comments,
         has_changelog=isinstance(changelog, Mapping),
+        duplicate_histories=duplicate_histories,
+        duplicate_comments=duplicate_comments,
     )
+
+
+def _unique_by_id(key: str, what: str, entries: Any) -> tuple[list[Mapping[str, Any]], int]:
+    """Changelog histories or comments, each id once (the first copy: overlapping API pages repeat entries),
+    and how many repeats were dropped. A missing or null list is no entries. An entry without an id (a
+    hand-written export) gets `p<position>`, so its events still have distinct ids."""
+    if entries is None:
+        return [], 0
+    if not isinstance(entries, list):
+        raise SourceError(
+            f"issue {key}: the {what} list is a JSON {type(entries).__name__}, not an array; re-export it"
+        )
+    unique: dict[str, Mapping[str, Any]] = {}
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise SourceError(f"issue {key}: {what} #{position} is not a JSON object; re-export the issue")
+        if entry.get("id") is None:
+            entry = {**entry, "id": f"p{position}"}
+        unique.setdefault(str(entry["id"]), entry)
+    return list(unique.values()), len(entries) - len(unique)
 
 
 def _changes(
@@ -280,6 +311,15 @@ def _event(timeline: IssueTimeline, event_id: str, kind: str, at: datetime, auth
     }
 
 
+def duplicate_counts(timelines: Iterable[IssueTimeline]) -> dict[str, int]:
+    """Changelog histories and comments dropped as repeats of an id already read, over all issues."""
+    timelines = list(timelines)
+    return {
+        "duplicate_changelog_entries": sum(t.duplicate_histories for t in timelines),
+        "duplicate_comments": sum(t.duplicate_comments for t in timelines),
+    }
+
+
 def rows_for_day(timelines: Iterable[IssueTimeline], day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(issues, events) frames for one day, with the raw tables' columns minus `ingested_at`."""
     end = _end_of(day)
@@ -352,9 +392,10 @@ def _guess_category(name: str | None) -> str | None:
 
 
 def _browse_url(issue: Mapping[str, Any], site_url: str | None) -> str | None:
-    self_link = str(issue.get("self") or "")
+    """The issue's browse link on its site (from `self`, else the configured site), http(s) only."""
+    self_link = web_url(issue.get("self")) or ""
     base = self_link.split("/rest/api/", 1)[0] if "/rest/api/" in self_link else (site_url or "").rstrip("/")
-    return f"{base}/browse/{issue['key']}" if base else None
+    return web_url(f"{base}/browse/{issue['key']}") if base else None
 
 
 def _timestamp(key: str, what: str, raw: Any) -> datetime:

@@ -36,6 +36,7 @@ from kpi_pipeline.sources.slack_export import (
     rows_by_utc_day,
     utc_day_bounds,
 )
+from kpi_pipeline.sources.urls import web_url
 
 PAGE_SIZE = 200
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "no_permission"}
@@ -125,7 +126,7 @@ class SlackApiReader:
     def messages_for_day(self, day: date) -> pd.DataFrame:
         """Every message whose own ts is on the UTC `day`, in every channel the bot is a member of."""
         identity = self._call("auth.test")
-        workspace = Workspace(url=identity.get("url") or None, team_id=identity.get("team_id"))
+        workspace = Workspace(url=web_url(identity.get("url")), team_id=identity.get("team_id"))
         start, end = utc_day_bounds(day)
         per_channel = [(channel, self._channel_rows(channel, start, end)) for channel in self._channels()]
         return messages_frame(per_channel, day, workspace)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import abc
 import gc
 import json
+import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from kpi_pipeline.sources.errors import SourceError
+from kpi_pipeline.sources.urls import web_url
 from kpi_pipeline.warehouse.tables import RAW_SLACK_MESSAGES
 
 MESSAGE_COLUMNS: tuple[str, ...] = tuple(c for c in RAW_SLACK_MESSAGES.column_names if c != "ingested_at")
@@ -36,6 +39,8 @@ _LISTINGS: tuple[tuple[str, bool], ...] = (
     ("mpims.json", True),
     ("dms.json", False),
 )
+DEFAULT_MAX_FILE_MB = 100
+_MB = 1024 * 1024
 _ANY_TS = re.compile(rb'"ts"\s*:\s*"(\d+)[."]')
 _TEAM_ID = re.compile(rb'"team_id"\s*:\s*"([A-Z0-9]+)"')
 _WORKSPACE_IN_PERMALINK = re.compile(
@@ -85,7 +90,33 @@ def message_rows(messages: list[Any], where: str) -> list[Row]:
     except (KeyError, TypeError, AttributeError):
         _check_messages(messages, where)
         raise
+    _check_field_types(rows, where)
     return rows
+
+
+# (field, position in Row, the one JSON type it may have besides null)
+_TYPED_FIELDS: tuple[tuple[str, int, type], ...] = (
+    ("thread_ts", 1, str),
+    ("user", 2, str),
+    ("subtype", 3, str),
+    ("text", 4, str),
+    ("reply_count", 5, int),
+)
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def _check_field_types(rows: list[Row], where: str) -> None:
+    """Refuse a field of the wrong JSON type (text as a number or object, …): it would be stored as a Python repr."""
+    for name, index, kind in _TYPED_FIELDS:
+        if {type(row[index]) for row in rows} <= {kind, type(None)}:
+            continue
+        position, value = next(
+            (i, row[index]) for i, row in enumerate(rows) if row[index] is not None and type(row[index]) is not kind
+        )
+        raise SourceError(
+            f"{where}: message #{position} has '{name}' as a JSON {_JSON_TYPES.get(type(value), type(value).__name__)} "
+            f"({json.dumps(value)[:40]}), not a {_JSON_TYPES[kind]}; repair or re-export the file"
+        )
 
 
 def rows_by_utc_day(rows: list[Row], where: str) -> dict[int, list[Row]]:
@@ -161,9 +192,21 @@ def messages_frame(channel_rows: Iterable[tuple[Channel, list[Row]]], day: date,
 
 
 class _ExportFiles(abc.ABC):
-    """Read access to the files of an export, by path relative to its root."""
+    """Read access to the files of an export, by path relative to its root, each at most `max_bytes` long."""
 
     location: str
+    max_bytes: int
+
+    def too_big(self, relpath: str, size: int | None = None) -> SourceError:
+        found = f"{size / _MB:.1f} MB" if size is not None else "more"
+        return SourceError(
+            f"{self.where(relpath)}: {found} uncompressed, over KPI_MAX_SOURCE_FILE_MB={self.max_bytes // _MB}; "
+            "raise KPI_MAX_SOURCE_FILE_MB if the file is genuine, else re-export the workspace"
+        )
+
+    @abc.abstractmethod
+    def folders(self) -> set[str]:
+        """Names of the export's top-level folders."""
 
     @abc.abstractmethod
     def read(self, relpath: str, limit: int = -1) -> bytes | None:
@@ -179,13 +222,21 @@ class _ExportFiles(abc.ABC):
 
 
 class _FolderFiles(_ExportFiles):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
         self.location = str(root)
+        self.max_bytes = max_bytes
+
+    def folders(self) -> set[str]:
+        return {p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")}
 
     def read(self, relpath: str, limit: int = -1) -> bytes | None:
         try:
             with open(self.root / relpath, "rb") as handle:
+                if limit < 0:
+                    size = os.fstat(handle.fileno()).st_size
+                    if size > self.max_bytes:
+                        raise self.too_big(relpath, size)
                 return handle.read(limit)
         except FileNotFoundError:
             return None
@@ -202,8 +253,9 @@ class _FolderFiles(_ExportFiles):
 
 
 class _ZipFiles(_ExportFiles):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int) -> None:
         self.location = str(path)
+        self.max_bytes = max_bytes
         try:
             self.archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -218,11 +270,24 @@ class _ZipFiles(_ExportFiles):
         name = self.prefix + relpath
         if name not in self.names:
             return None
+        declared = self.archive.getinfo(name).file_size
+        if limit < 0 and declared > self.max_bytes:
+            raise self.too_big(relpath, declared)
         try:
             with self.archive.open(name) as handle:
-                return handle.read(limit)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SourceError(f"{self.where(relpath)}: cannot be read from the ZIP ({exc}); re-create it") from None
+                # inflate at most one byte past the cap: an entry whose header understates its size stops there
+                data = handle.read(limit if limit >= 0 else self.max_bytes + 1)
+        except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as exc:
+            raise SourceError(
+                f"{self.location}: entry {name} is corrupt ({exc}); re-create the ZIP from the Slack export"
+            ) from None
+        if limit < 0 and len(data) > self.max_bytes:
+            raise self.too_big(relpath)
+        return data
+
+    def folders(self) -> set[str]:
+        inner = (n[len(self.prefix) :] for n in self.names if n.startswith(self.prefix))
+        return {n.split("/", 1)[0] for n in inner if "/" in n and not n.startswith((".", "__MACOSX"))}
 
     def where(self, relpath: str) -> str:
         return f"{self.location}!{self.prefix}{relpath}"
@@ -292,17 +357,24 @@ class SlackExport:
         self.files = files
         self.channels = channels
         self.workspace = workspace
+        # folders no channel listing names: their messages are not read, so they are counted instead
+        self.orphan_folders = tuple(sorted(files.folders() - {channel.folder for channel in channels}))
         # (relpath) -> messages by UTC day number, and the raw bytes' workspace URL if any
         self._parsed: dict[str, tuple[dict[int, list[Row]], str | None]] = {}
 
     @classmethod
-    def open(cls, location: str | Path, workspace_url: str | None = None) -> SlackExport:
-        """Open an export folder or ZIP; reads only the channel listings and the head of users.json."""
+    def open(
+        cls, location: str | Path, workspace_url: str | None = None, max_file_mb: int = DEFAULT_MAX_FILE_MB
+    ) -> SlackExport:
+        """Open an export folder or ZIP; reads only the channel listings and the head of users.json. A file (or
+        ZIP entry) over `max_file_mb` uncompressed is refused rather than read (KPI_MAX_SOURCE_FILE_MB)."""
         path = Path(location)
+        if max_file_mb <= 0:
+            raise SourceError(f"KPI_MAX_SOURCE_FILE_MB={max_file_mb}: must be a positive number of megabytes")
         if path.is_dir():
-            files: _ExportFiles = _FolderFiles(path)
+            files: _ExportFiles = _FolderFiles(path, max_file_mb * _MB)
         elif path.is_file():
-            files = _ZipFiles(path)
+            files = _ZipFiles(path, max_file_mb * _MB)
         else:
             raise SourceError(
                 f"KPI_SLACK_SOURCE={str(location)!r}: no such folder or ZIP; point it at a Slack export (the folder "
@@ -315,7 +387,7 @@ class SlackExport:
             files.close()
             raise
         team = _TEAM_ID.search(users_head)
-        workspace = Workspace(url=workspace_url, team_id=team.group(1).decode() if team else None)
+        workspace = Workspace(url=web_url(workspace_url), team_id=team.group(1).decode() if team else None)
         return cls(files, channels, workspace)
 
     def __enter__(self) -> SlackExport:

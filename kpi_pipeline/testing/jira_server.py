@@ -4,7 +4,8 @@ Endpoints (under /rest/api/2 and /rest/api/3): serverInfo (the client calls it o
 deploymentType "Cloud" for enhanced search), myself, field, search/jql (GET and POST; pages chained by an
 opaque nextPageToken, the last page has isLast=true and no token at all), issue/{key}/changelog and
 issue/{key}/comment (startAt paging). JQL support is what ingestion sends: `project = X` and
-`created < "YYYY-MM-DD"` (UTC) narrow the result; other clauses are ignored.
+`created < "YYYY-MM-DD"` and `updated >= "YYYY-MM-DD[ HH:MM]"` (UTC) narrow the result; other clauses
+are ignored. Every search's JQL is kept in `JiraSite.queries`.
 
     python -m kpi_pipeline.testing.jira_server --issues DIR --port 8089
 """
@@ -33,6 +34,7 @@ _API = re.compile(r"^/rest/api/[23]/(?P<path>.+?)/?$")
 _ISSUE_PART = re.compile(r"^issue/(?P<key>[^/]+)/(?P<part>changelog|comment)$")
 _PROJECT = re.compile(r"\bproject\s*=\s*\"?(?P<key>[A-Za-z0-9_]+)\"?", re.IGNORECASE)
 _CREATED_BEFORE = re.compile(r"\bcreated\s*<\s*\"(?P<day>\d{4}-\d{2}-\d{2})\"", re.IGNORECASE)
+_UPDATED_SINCE = re.compile(r"\bupdated\s*>=\s*\"(?P<at>\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?)\"", re.IGNORECASE)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class JiraSite:
     failure_status: int = 500
     deployment_type: str = "Cloud"
     requests: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -180,6 +183,8 @@ def _route(site: JiraSite, method: str, path: str, params: Mapping[str, Any], ba
 
 def _search(site: JiraSite, params: Mapping[str, Any]) -> tuple[int, Any]:
     jql = str(params.get("jql") or "")
+    if not params.get("nextPageToken"):
+        site.queries.append(jql)
     matching = [issue for issue in site.issues if _matches(jql, issue)]
     matching.sort(key=lambda i: _key_order(i["key"]))
     size = max(1, min(int(params.get("maxResults") or 50), site.max_page_size))
@@ -255,7 +260,14 @@ def _matches(jql: str, issue: Mapping[str, Any]) -> bool:
     before = _CREATED_BEFORE.search(jql)
     if before:
         bound = datetime.fromisoformat(before.group("day")).replace(tzinfo=UTC)
-        return parse_timestamp(issue["fields"]["created"]) < bound
+        if parse_timestamp(issue["fields"]["created"]) >= bound:
+            return False
+    since = _UPDATED_SINCE.search(jql)
+    if since:
+        start = datetime.fromisoformat(since.group("at")).replace(tzinfo=UTC)
+        updated = issue["fields"].get("updated") or issue["fields"]["created"]
+        if parse_timestamp(updated) < start:
+            return False
     return True
 
 

@@ -1,17 +1,25 @@
 """DuckDB engine: the embedded default.
 
 DuckDB allows one writer process per file, so every connection holds an exclusive `flock` on a lock
-file beside the database. Processes (Dagster run workers, the CLI, BI previews) take turns instead of
-failing with "Could not set lock on file".
+file beside the database. Processes (Dagster run workers, the CLI) take turns instead of failing with
+"Could not set lock on file".
+
+Readers (BI tools, the `duckdb` CLI) use the reader copy beside it, `warehouse.read.duckdb` for
+`warehouse.duckdb`: whenever a connection that wrote is released, the file is checkpointed and copied
+there, replacing the copy in one rename. A reader that opens the copy read-only never waits for the
+pipeline and never makes it wait; it sees the state of the last released write session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,10 +34,12 @@ _TYPES = {"DOUBLE PRECISION": "DOUBLE", "TEXT": "VARCHAR"}
 
 
 class _DuckTransaction(Transaction):
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, wrote: Callable[[], None]) -> None:
         self.con = con
+        self.wrote = wrote  # execute and insert_df may change the file; query_df only reads
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.wrote()
         self.con.execute(sql, list(params) if params is not None else None)
 
     def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -38,6 +48,7 @@ class _DuckTransaction(Transaction):
     def insert_df(self, table: Table, df: pd.DataFrame) -> int:
         if df.empty:
             return 0
+        self.wrote()
         unknown = set(df.columns) - set(table.column_names)
         if unknown:
             raise WarehouseError(f"{table.qualified} has no column(s) {sorted(unknown)}")
@@ -68,10 +79,18 @@ class DuckDBWarehouse(Warehouse):
         self.lock_timeout_s = lock_timeout_s
         self._local = threading.local()
 
+    @property
+    def reader_path(self) -> Path:
+        """The copy readers open read-only: `warehouse.read.duckdb` beside `warehouse.duckdb`."""
+        return self.path.with_name(f"{self.path.stem}.read{self.path.suffix or '.duckdb'}")
+
     def column_type(self, portable: str) -> str:
         return _TYPES.get(portable, portable)
 
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
+        """The file lock already makes this process the only writer."""
+
+    def lock_ddl(self, tx: Transaction) -> None:
         """The file lock already makes this process the only writer."""
 
     @contextlib.contextmanager
@@ -80,24 +99,65 @@ class DuckDBWarehouse(Warehouse):
         if current is not None:  # nested use in one thread shares the connection and the lock
             yield current
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+") as lock_file:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_file = open(lock_path, "a+")  # noqa: SIM115 (closed below, after the lock is released)
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+        with lock_file:
             _flock(lock_file.fileno(), self.lock_timeout_s, self.path)
             try:
                 try:
                     con = duckdb.connect(str(self.path))
                 except duckdb.Error as exc:
+                    if not _writable(self.path.parent):
+                        raise self._unwritable(exc) from None
                     raise WarehouseError(f"cannot open DuckDB file {self.path}: {exc}") from exc
                 self._local.con = con
+                self._local.wrote = False
                 try:
                     con.execute("SET TimeZone = 'UTC'")
                     yield con
+                    publish = self._local.wrote or not self.reader_path.exists()
+                    if publish:
+                        con.execute("CHECKPOINT")  # everything committed is in the file, the WAL is empty
+                except duckdb.Error as exc:  # e.g. the write-ahead log cannot be created on COMMIT
+                    if not _writable(self.path.parent):
+                        raise self._unwritable(exc) from exc
+                    raise
                 finally:
                     self._local.con = None
                     con.close()
+                if publish:  # still holding the lock: no writer changes the file while it is copied
+                    self._publish_reader_copy()
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _mark_written(self) -> None:
+        self._local.wrote = True
+
+    def _publish_reader_copy(self) -> None:
+        """Copy the checkpointed file beside itself and rename it over the reader copy (atomic on POSIX):
+        a reader opens the old copy or the new one, and one that has the old one open keeps reading it."""
+        target = self.reader_path
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            shutil.copyfile(self.path, partial)
+            os.replace(partial, target)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot refresh the reader copy {target} of the DuckDB warehouse: {exc.strerror}. The write "
+                f"itself is committed; free space or permissions in {target.parent}, then run the step again"
+            ) from None
+
+    def _unwritable(self, exc: BaseException) -> WarehouseError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        return WarehouseError(
+            f"cannot write the DuckDB warehouse {self.path}: {reason}. The pipeline writes the file, its .wal and "
+            f".lock beside it, so make the folder {self.path.parent} writable for this user, or set "
+            "KPI_WAREHOUSE_URL to a file in a writable folder"
+        )
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -109,12 +169,12 @@ class DuckDBWarehouse(Warehouse):
     def transaction(self) -> Iterator[Transaction]:
         with self._connection() as con:
             if getattr(self._local, "in_tx", False):
-                yield _DuckTransaction(con)
+                yield _DuckTransaction(con, self._mark_written)
                 return
             con.execute("BEGIN TRANSACTION")
             self._local.in_tx = True
             try:
-                yield _DuckTransaction(con)
+                yield _DuckTransaction(con, self._mark_written)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -122,6 +182,15 @@ class DuckDBWarehouse(Warehouse):
                 con.execute("COMMIT")
             finally:
                 self._local.in_tx = False
+
+
+def _writable(folder: Path) -> bool:
+    """Whether this process can create files in `folder` (tried, not guessed from mode bits)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def _flock(fd: int, timeout_s: float, path: Path) -> None:

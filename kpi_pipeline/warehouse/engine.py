@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -21,6 +23,27 @@ from kpi_pipeline.warehouse.tables import ALL_TABLES, Table
 
 class WarehouseError(RuntimeError):
     """A warehouse problem a user can act on (bad URL, unreachable server, locked file)."""
+
+
+META_SCHEMA = "kpi_meta"
+SCHEMA_VERSION = f"{META_SCHEMA}.schema_version"
+
+
+@dataclass(frozen=True)
+class SchemaObject:
+    """A table or view the code defines, as the idempotent DDL statements that bring it up to date."""
+
+    schema: str
+    name: str
+    statements: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.statements).encode()).hexdigest()[:16]
 
 
 class Transaction(abc.ABC):
@@ -60,22 +83,64 @@ class Warehouse(abc.ABC):
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
         """Serialize writers of the same table and days (no-op where the engine has one writer)."""
 
+    @abc.abstractmethod
+    def lock_ddl(self, tx: Transaction) -> None:
+        """Serialize schema changes and catalog publishes (no-op where the engine has one writer)."""
+
     def ensure_tables(self, tables: Iterable[Table] = ALL_TABLES) -> None:
-        """Create schemas and tables that do not exist yet (idempotent)."""
-        tables = list(tables)
+        """Create schemas and tables that do not exist yet, add columns a contract gained (idempotent)."""
+        self.ensure_schema([self.table_object(t) for t in tables])
+
+    def table_object(self, t: Table) -> SchemaObject:
+        cols = ", ".join(f"{c.name} {self.column_type(c.type)}{'' if c.nullable else ' NOT NULL'}" for c in t.columns)
+        create = f"CREATE TABLE IF NOT EXISTS {t.qualified} ({cols}, PRIMARY KEY ({', '.join(t.key)}))"
+        added = tuple(  # columns added to a contract after the table was created
+            f"ALTER TABLE {t.qualified} ADD COLUMN IF NOT EXISTS {c.name} {self.column_type(c.type)}"
+            for c in t.columns
+            if c.nullable
+        )
+        return SchemaObject(t.schema, t.name, (create, *added))
+
+    def ensure_schema(self, objects: Sequence[SchemaObject]) -> None:
+        """Run the DDL of the objects whose definition changed since it last ran here, or that are missing.
+
+        A warehouse already up to date costs one catalog read and takes no lock, so BI queries never wait
+        behind a pipeline step; otherwise the DDL runs under `lock_ddl`, so first runs in several processes
+        take turns instead of racing on CREATE SCHEMA. Objects run in the given order (tables before views).
+        """
+        if not self._stale(self, objects):
+            return
         with self.transaction() as tx:
-            for schema in sorted({t.schema for t in tables}):
+            self.lock_ddl(tx)
+            tx.execute(f"CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}")
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION} (object TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)"
+            )
+            stale = self._stale(tx, objects)  # again under the lock: another process may have done it meanwhile
+            for schema in sorted({o.schema for o in stale}):
                 tx.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            for t in tables:
-                cols = ", ".join(
-                    f"{c.name} {self.column_type(c.type)}{'' if c.nullable else ' NOT NULL'}" for c in t.columns
+            for o in stale:
+                for statement in o.statements:
+                    tx.execute(statement)
+                tx.execute(f"DELETE FROM {SCHEMA_VERSION} WHERE object = ?", [o.qualified])
+                tx.execute(
+                    f"INSERT INTO {SCHEMA_VERSION} (object, fingerprint) VALUES (?, ?)", [o.qualified, o.fingerprint]
                 )
-                tx.execute(f"CREATE TABLE IF NOT EXISTS {t.qualified} ({cols}, PRIMARY KEY ({', '.join(t.key)}))")
-                for c in t.columns:  # columns added to a contract after the table was created
-                    if c.nullable:
-                        tx.execute(
-                            f"ALTER TABLE {t.qualified} ADD COLUMN IF NOT EXISTS {c.name} {self.column_type(c.type)}"
-                        )
+
+    @staticmethod
+    def _stale(db: Warehouse | Transaction, objects: Sequence[SchemaObject]) -> list[SchemaObject]:
+        """The objects that are missing or whose recorded fingerprint is not the code's."""
+        schemas = sorted({o.schema for o in objects} | {META_SCHEMA})
+        marks = ", ".join("?" for _ in schemas)
+        present = db.query_df(
+            f"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ({marks})", schemas
+        )
+        existing = {f"{r.table_schema}.{r.table_name}" for r in present.itertuples(index=False)}
+        applied: dict[str, str] = {}
+        if SCHEMA_VERSION in existing:
+            versions = db.query_df(f"SELECT object, fingerprint FROM {SCHEMA_VERSION}")
+            applied = dict(zip(versions["object"], versions["fingerprint"], strict=True))
+        return [o for o in objects if o.qualified not in existing or applied.get(o.qualified) != o.fingerprint]
 
     def column_type(self, portable: str) -> str:
         return portable
@@ -161,11 +226,27 @@ def open_warehouse(url: str) -> Warehouse:
     if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         from kpi_pipeline.warehouse.postgres_engine import PostgresWarehouse
 
-        return PostgresWarehouse("postgresql://" + url.split("://", 1)[1], url=url)
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        if not _database_of(conninfo):  # libpq would fall back to the `postgres` database (or the user's)
+            raise WarehouseError(
+                f"KPI_WAREHOUSE_URL={_redact(url)!r} names no database: write postgresql://user@host:5432/kpi "
+                "(the database the kpi, raw and extract schemas go in; create it first)"
+            )
+        return PostgresWarehouse(conninfo, url=url)
     raise WarehouseError(
         f"KPI_WAREHOUSE_URL={_redact(url)!r} is not supported: use duckdb:///path/to/file.duckdb "
         "or postgresql://user@host:5432/database"
     )
+
+
+def _database_of(conninfo: str) -> str | None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return str(conninfo_to_dict(conninfo).get("dbname") or "") or None
+    except psycopg.ProgrammingError as exc:  # not a URL libpq can parse
+        raise WarehouseError(f"KPI_WAREHOUSE_URL={_redact(conninfo)!r} is not a valid PostgreSQL URL: {exc}") from None
 
 
 def _redact(url: str) -> str:

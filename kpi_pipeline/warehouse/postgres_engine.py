@@ -65,6 +65,10 @@ class _PgTransaction(Transaction):
         return n
 
 
+# one advisory lock for schema DDL and catalog publishes (the key predates ensure_tables taking it)
+DDL_LOCK = "kpi.catalog_and_views"
+
+
 class PostgresWarehouse(Warehouse):
     engine = "postgres"
 
@@ -78,6 +82,9 @@ class PostgresWarehouse(Warehouse):
         for day in sorted(set(days)):
             key = zlib.crc32(f"{table.qualified}/{day.isoformat()}".encode())
             tx.execute("SELECT pg_advisory_xact_lock(?)", [key])
+
+    def lock_ddl(self, tx: Transaction) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [DDL_LOCK])
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:

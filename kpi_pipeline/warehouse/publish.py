@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.quality.gate import GateResult
-from kpi_pipeline.warehouse.engine import Transaction, Warehouse
+from kpi_pipeline.warehouse.engine import SchemaObject, Warehouse
 from kpi_pipeline.warehouse.tables import (
     DIM_METRIC,
     FCT_METRIC_DAILY,
@@ -139,21 +140,16 @@ FROM measured
 VIEWS = (FILLED, OKR_PROGRESS)  # in dependency order
 
 
-def _serialize_kpi_ddl(wh: Warehouse, tx: Transaction) -> None:
-    """PostgreSQL: one writer of catalog tables and views at a time (DuckDB's file lock already ensures it)."""
-    if wh.engine == "postgres":
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ["kpi.catalog_and_views"])
+def view_object(view: View) -> SchemaObject:
+    """CREATE OR REPLACE, never DROP: BI sessions reading a view keep it, and see the new one next query.
+    PostgreSQL replaces a view only if its columns keep their names and types (new ones go at the end),
+    which is the BI contract anyway."""
+    return SchemaObject("kpi", view.name, (f"CREATE OR REPLACE VIEW {view.qualified} AS {view.sql}",))
 
 
 def ensure_kpi_schema(wh: Warehouse) -> None:
-    """Create the kpi tables if missing and (re)create the views, so their definitions follow the code."""
-    wh.ensure_tables(KPI_TABLES)
-    with wh.transaction() as tx:
-        _serialize_kpi_ddl(wh, tx)
-        for view in reversed(VIEWS):
-            tx.execute(f"DROP VIEW IF EXISTS {view.qualified}")
-        for view in VIEWS:
-            tx.execute(f"CREATE VIEW {view.qualified} AS {view.sql}")
+    """Bring the kpi tables and views up to the code's definitions; a no-op (no DDL, no lock) when they are."""
+    wh.ensure_schema([*(wh.table_object(t) for t in KPI_TABLES), *(view_object(v) for v in VIEWS)])
 
 
 def read_metric_values(wh: Warehouse, days: Sequence[date]) -> pd.DataFrame:
@@ -220,7 +216,7 @@ def publish_catalog(wh: Warehouse, catalog: Catalog) -> dict[str, int]:
     """Replace dim_metric, okr_objectives and okr_key_results with the catalog, in one transaction."""
     frames = catalog_frames(catalog)
     with wh.transaction() as tx:
-        _serialize_kpi_ddl(wh, tx)
+        wh.lock_ddl(tx)
         for table in CATALOG_TABLES:
             tx.execute(f"DELETE FROM {table.qualified}")
         return {table.qualified: tx.insert_df(table, frames[table]) for table in CATALOG_TABLES}
@@ -231,6 +227,21 @@ def _evidence_items(evidence: Any) -> list[dict[str, Any]]:
         return []
     items = json.loads(evidence)
     return [i for i in items if isinstance(i, dict) and str(i.get("quote") or "").strip()]
+
+
+def bi_url(value: Any) -> str | None:
+    """An http(s) URL with a host, else None. BI tools render `fct_metric_evidence.url` as a link, so a
+    `javascript:` or `data:` URL arriving in evidence would run in the browser of whoever clicks it."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in {"http", "https"} and parts.hostname else None
 
 
 def _run_id(row_run_id: Any, publishing_run_id: str) -> str:
@@ -263,7 +274,7 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
                 "evidence_no": n,
                 "source_type": item.get("source_type"),
                 "source_id": item.get("source_id"),
-                "url": item.get("url"),
+                "url": bi_url(item.get("url")),
                 "quote": item["quote"],
             }
             for row in passed.itertuples(index=False)

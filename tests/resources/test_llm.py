@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from dagster import EnvVar, build_resources
 
+from kpi_pipeline import settings
 from kpi_pipeline.catalog import parse_catalog
 from kpi_pipeline.extraction.anthropic_backend import AnthropicBackend
 from kpi_pipeline.extraction.cost import PricingError
 from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL, LlmConfigError
 from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
-from kpi_pipeline.resources.llm import LlmResource
+from kpi_pipeline.resources.llm import LlmResource, endpoint_dir_name
 from kpi_pipeline.testing.anthropic_server import AnthropicServer, serve_anthropic
 
 KEY = "sk-ant-resource-test"
@@ -121,3 +122,54 @@ def test_by_default_a_run_batches_from_14_days_with_no_budget() -> None:
 def test_a_budget_that_is_not_dollars_names_the_setting() -> None:
     with pytest.raises(PricingError, match="KPI_LLM_BUDGET_USD='ten'"):
         LlmResource(api_key=KEY, budget_usd="ten").get_backend()
+
+
+def test_answers_from_one_server_are_never_served_as_another_servers(tmp_path: Path) -> None:
+    """The cache key names model, prompt and sources, not the server: each endpoint has its own folder."""
+    with serve_anthropic(api_key=KEY) as first, serve_anthropic(api_key=KEY) as second:
+        for server in (first, first, second):
+            llm = LlmResource(api_key=KEY, base_url=server.base_url, response_cache_dir=str(tmp_path))
+            assert llm.get_backend().extract([REQUEST], CATALOG)[0].answers[0].value == 120
+        assert (first.message_requests, second.message_requests) == (1, 1)  # the rerun on `first` was cached
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == sorted(endpoint_dir_name(s.base_url) for s in (first, second))
+
+
+def test_the_public_api_has_its_own_cache_folder_too() -> None:
+    llm = LlmResource(api_key=KEY, response_cache_dir="cache")
+    assert llm.endpoint() == "https://api.anthropic.com"
+    assert llm.cache_dir() == Path("cache/api.anthropic.com")
+    assert endpoint_dir_name("http://127.0.0.1:8765/") == "127.0.0.1_8765"
+    assert endpoint_dir_name("https://Proxy.example.com/anthropic/v1") == "proxy.example.com_anthropic_v1"
+
+
+def test_settings_build_the_llm_from_every_documented_variable(
+    server: AnthropicServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "ANTHROPIC_API_KEY": KEY,
+        "ANTHROPIC_BASE_URL": server.base_url,
+        "KPI_LLM_MODEL": "claude-haiku-5-5",
+        "KPI_LLM_BATCH_MIN_DAYS": "3",
+        "KPI_LLM_MAX_CONCURRENCY": "2",
+        "KPI_LLM_REQUESTS_PER_MINUTE": "7",
+        "KPI_LLM_INPUT_TOKENS_PER_MINUTE": "9000",
+        "KPI_LLM_BUDGET_USD": "1.5",
+        "KPI_LLM_RESPONSE_CACHE_DIR": str(tmp_path / "answers"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("KPI_LLM_BACKEND", raising=False)
+    with build_resources({"llm": settings.llm_resource()}) as resources:
+        llm = resources.llm
+        backend = llm.get_backend()
+    assert (llm.max_concurrency, llm.requests_per_minute, llm.input_tokens_per_minute) == (2, 7, 9000)
+    assert isinstance(backend, AnthropicBackend)
+    assert (backend.model, backend.batch_min_days, backend.budget_usd, backend.max_concurrency) == (
+        "claude-haiku-5-5",
+        3,
+        1.5,
+        2,
+    )
+    assert backend.cache.directory == tmp_path / "answers" / endpoint_dir_name(server.base_url)
+    assert isinstance(settings.llm_resource(backend="offline").get_backend(), OfflineBackend)

@@ -180,11 +180,13 @@ def test_bad_files_fail_naming_the_file_and_what_to_do(tmp_path: Path, content: 
         read_export_folder(tmp_path / "export")
 
 
-def test_a_missing_or_empty_folder_names_the_setting(tmp_path: Path) -> None:
+def test_a_missing_folder_names_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"KPI_JIRA_SOURCE=.*is not a folder"):
         read_export_folder(tmp_path / "nowhere")
-    with pytest.raises(SourceError, match=r"holds no \.json files"):
-        read_export_folder(tmp_path)
+
+
+def test_an_empty_folder_is_an_export_without_issues(tmp_path: Path) -> None:
+    assert read_export_folder(tmp_path).issues == []
 
 
 def test_a_single_issue_file_is_not_mistaken_for_a_search_page(realdata: Path) -> None:

@@ -331,3 +331,63 @@ def test_a_bad_timestamp_names_the_issue() -> None:
     broken["changelog"]["histories"][0]["created"] = "yesterday"
     with pytest.raises(SourceError, match=r"PLAT-1.*yesterday"):
         build_timelines([broken], FIELDS)
+
+
+@pytest.mark.parametrize(
+    "self_link",
+    ["javascript:alert(1)//rest/api/3/issue/1", "data:text/html,x/rest/api/3/issue/1", "ftp://x/rest/api/3/i"],
+)
+def test_an_issue_self_link_that_is_not_http_gives_no_url(self_link: str) -> None:
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", []) | {"self": self_link}
+    timeline = build_timelines([issue], FIELDS)[0]
+    assert timeline.url is None
+    # the configured site, when there is one, stands in
+    assert build_timelines([issue], FIELDS, SITE)[0].url == f"{SITE}/browse/PLAT-1"
+
+
+def test_an_http_self_link_gives_the_browse_url() -> None:
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [])
+    assert timeline_of(issue).url == f"{SITE}/browse/PLAT-1"
+
+
+def test_repeated_histories_and_comments_are_dropped_by_id_keeping_the_first() -> None:
+    first = history(7, "2026-07-02T10:00:00.000+0000", moved("To Do", "In Progress"))
+    again = history(7, "2026-07-02T10:00:00.000+0000", moved("To Do", "Done"))
+    note = {"id": "3", "created": "2026-07-02T11:00:00.000+0000", "author": None, "body": "first"}
+    issue = make_issue(
+        "PLAT-1", "2026-07-01T09:00:00.000+0000", [first, again], comment={"comments": [note, note | {"body": "b"}]}
+    )
+    timeline = timeline_of(issue)
+    assert (timeline.duplicate_histories, timeline.duplicate_comments) == (1, 1)
+    assert [c.to_text for c in timeline.changes] == ["In Progress"]
+    assert [c.body for c in timeline.comments] == ["first"]
+    _, events = rows_for_day([timeline], date(2026, 7, 2))
+    assert events["event_id"].is_unique
+
+
+def test_histories_without_ids_are_all_kept() -> None:
+    one = {"created": "2026-07-02T10:00:00.000+0000", "items": [moved("To Do", "In Progress")]}
+    two = {"created": "2026-07-02T12:00:00.000+0000", "items": [moved("In Progress", "Done")]}
+    timeline = timeline_of(make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [one, two]))
+    assert [c.to_text for c in timeline.changes] == ["In Progress", "Done"]
+    assert timeline.duplicate_histories == 0
+
+
+def test_entries_without_ids_get_distinct_event_ids() -> None:
+    one = {"created": "2026-07-02T10:00:00.000+0000", "items": [moved("To Do", "In Progress")]}
+    two = {"created": "2026-07-02T12:00:00.000+0000", "items": [moved("In Progress", "Done")]}
+    notes = [{"created": "2026-07-02T11:00:00.000+0000", "body": text} for text in ("a", "b")]
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [one, two], comment={"comments": notes})
+    _, events = rows_for_day([timeline_of(issue)], date(2026, 7, 2))
+    assert sorted(events["event_id"]) == [
+        "PLAT-1/comment/p0",
+        "PLAT-1/comment/p1",
+        "PLAT-1/history/p0/0",
+        "PLAT-1/history/p1/0",
+    ]
+
+
+def test_a_history_that_is_not_an_object_names_the_issue() -> None:
+    issue = make_issue("PLAT-1", "2026-07-01T09:00:00.000+0000", [None])  # type: ignore[list-item]
+    with pytest.raises(SourceError, match=r"^issue PLAT-1: changelog history #0 is not a JSON object"):
+        timeline_of(issue)
