@@ -17,14 +17,6 @@ from kpi_pipeline import preflight, settings
 
 DEMO_SEED = 7
 DEMO_QUARTER = "2026-Q3"
-QUARTER_ASSETS = [
-    "dim_metric",
-    "okr_objectives",
-    "okr_key_results",
-    "fct_metric_daily_filled",
-    "okr_progress",
-    "kpi_dashboard",
-]
 
 
 def _lean_event_log() -> None:
@@ -41,12 +33,14 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
 
     from kpi_pipeline.definitions import defs
     from kpi_pipeline.orchestration.backfill import CONSOLE_INFO
+    from kpi_pipeline.orchestration.run_errors import failure_lines
     from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
+    from kpi_pipeline.orchestration.zombies import executor_tags
 
     _lean_event_log()
-    tags = {}
+    tags = executor_tags()  # a later command marks the run failed if this process is killed
     if first and last:
-        tags = {
+        tags |= {
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
         }
@@ -63,8 +57,10 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
             raise_on_error=False,
         )
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise SystemExit(f"dagster run {result.run_id} failed in {failed}: see `make dev` for its logs")
+        causes = "\n".join(f"  {line}" for line in failure_lines(result.all_events))
+        raise SystemExit(
+            f"dagster run {result.run_id} failed\n{causes}\nits full logs are in the Dagster UI (`make dev`)"
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -72,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     preflight.check_instance_storage(preflight.dagster_home(create=True))
     from kpi_pipeline.catalog import quarter_bounds
     from kpi_pipeline.demo import generate_dataset
-    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 
     dataset = Path(settings.DEMO_DATASET)
     marker = dataset / "truth.csv"
@@ -83,12 +79,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KPI_DATASET", str(dataset))
+    _mark_zombies_failed()
     first, last = quarter_bounds(DEMO_QUARTER)
     print(f"materializing {first}...{last}: one run for the quarter, then the catalog, OKR views and dashboard")
     run_in_process(DAILY_ASSETS, first, last)
-    run_in_process(QUARTER_ASSETS)
+    run_in_process(REPORT_ASSETS)
     print(_summary(dict(os.environ), time.monotonic() - started))
     return 0
+
+
+def _mark_zombies_failed() -> None:
+    """Runs and backfills a killed earlier command left started or requested: marked failed, with a line each."""
+    from dagster import DagsterInstance
+
+    from kpi_pipeline.orchestration.zombies import mark_zombies_failed
+
+    with DagsterInstance.get() as instance:
+        mark_zombies_failed(instance)
 
 
 def _summary(env: dict[str, str], seconds: float) -> str:
@@ -158,34 +165,53 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    """Backfill a quarter or a range through the Dagster instance, skipping days already done."""
+    """Backfill a quarter or a range through the Dagster instance, skipping days the warehouse has done."""
     if args.allow_empty:
         os.environ["KPI_ALLOW_EMPTY"] = "all"
     days = preflight.backfill_days(args.start, args.end)
     preflight.check_instance_storage(preflight.dagster_home())
     from dagster import DagsterInstance
 
-    from kpi_pipeline.catalog import load_catalog
-    from kpi_pipeline.orchestration.backfill import already_done, run_backfill
+    from kpi_pipeline.catalog import catalog_version, load_catalog
+    from kpi_pipeline.extraction.schema import PROMPT_VERSION
+    from kpi_pipeline.orchestration.backfill import run_backfill
+    from kpi_pipeline.orchestration.resume import done_days, unfinished_days
+    from kpi_pipeline.orchestration.run_errors import backfill_failure_lines
+    from kpi_pipeline.orchestration.zombies import mark_zombies_failed
     from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.engine import redact_url
 
-    wh = open_warehouse(os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL))
+    url = os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+    wh = open_warehouse(url)
     wh.ensure_tables()
+    print(f"warehouse: {redact_url(url)}")
     _lean_event_log()
-    with DagsterInstance.get() as instance:
-        skipped = set() if args.force else already_done(instance, days, load_catalog(settings.catalog_path()))
-        todo = [d for d in days if d not in skipped]
-        if skipped:
-            print(f"skipping {len(skipped)} day(s) already published with this catalog and prompt (--force to redo)")
-        if not todo:
-            print("nothing to do")
-            return 0
-        label = args.start if args.end is None else f"{args.start}...{args.end}"
-        state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
-    print(f"backfill ended: {state.line()}")
-    if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo):
+    version = catalog_version(load_catalog(settings.catalog_path()))
+    skipped = set() if args.force else done_days(wh, days, version, PROMPT_VERSION)
+    todo = [d for d in days if d not in skipped]
+    if skipped:
+        print(f"skipping {len(skipped)} day(s) already published here with this catalog and prompt (--force to redo)")
+    if not todo:
+        print("nothing to do")
         return 0
-    print("the run's failure is in the Dagster UI (`make dev`); run the same command again to resume", file=sys.stderr)
+    label = args.start if args.end is None else f"{args.start}...{args.end}"
+    started = time.time()
+    with DagsterInstance.get() as instance:
+        mark_zombies_failed(instance)
+        state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
+        failures = backfill_failure_lines(instance, state.backfill_id)
+    print(f"backfill ended: {state.line()}")
+    unfinished = unfinished_days(wh, todo, started)
+    for line in [*failures, *(day.line() for day in unfinished)]:
+        print(f"  {line}", file=sys.stderr)
+    if state.status in {"COMPLETED", "COMPLETED_SUCCESS"} and state.days_published == len(todo) and not unfinished:
+        return 0
+    if unfinished:
+        print(f"{len(unfinished)} day(s) not fully published: the same command retries them", file=sys.stderr)
+    if failures:
+        print("full logs in the Dagster UI (`make dev`); run the same command again to resume", file=sys.stderr)
+    elif not unfinished:
+        print("run the same command again to resume", file=sys.stderr)
     return 1
 
 

@@ -1,7 +1,8 @@
 """The Definitions object: loads, and every asset spec matches the reviewed snapshot.
 
-A change to an asset's key, group, partitioning, dependencies, backfill policy or pool shows up here as a
-diff to review (regenerate with KPI_UPDATE_SNAPSHOTS=1).
+A change to an asset's key, group, partitioning, dependencies, backfill policy, pool or what its code_version
+is made of shows up here as a diff to review (regenerate with KPI_UPDATE_SNAPSHOTS=1). The prompt version and
+the catalog hash are recorded as <prompt> and <catalog>, so editing metrics.yaml does not touch the snapshot.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from kpi_pipeline.definitions import defs
+from kpi_pipeline.extraction.schema import PROMPT_VERSION
+from kpi_pipeline.orchestration.versions import CATALOG_CODE_VERSION
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
+
+
+def code_version_shape(version: str | None) -> str | None:
+    if version is None:
+        return None
+    return version.replace(CATALOG_CODE_VERSION, "<catalog>").replace(PROMPT_VERSION, "<prompt>")
 
 
 def asset_specs() -> dict[str, Any]:
@@ -30,6 +39,7 @@ def asset_specs() -> dict[str, Any]:
             "backfill_policy": policy.policy_type.value if policy else None,
             "pools": sorted(defs.resolve_assets_def(key).node_def.pools),
             "checks": sorted(c.name for c in node.check_keys),
+            "code_version": code_version_shape(node.code_version),
         }
     return specs
 
@@ -39,6 +49,26 @@ def test_every_asset_spec_matches_the_snapshot() -> None:
     if os.environ.get("KPI_UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(json.dumps(specs, indent=2, sort_keys=True) + "\n")
     assert specs == json.loads(SNAPSHOT.read_text())
+
+
+def test_a_prompt_or_catalog_change_changes_the_code_version_of_what_it_changes(tmp_path: Path) -> None:
+    from kpi_pipeline.catalog import load_catalog
+    from kpi_pipeline.orchestration.versions import EXTRACTION_CODE_VERSION, catalog_code_version
+    from kpi_pipeline.settings import catalog_path
+
+    graph = defs.resolve_asset_graph()
+    versions = {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
+    assert versions["metric_values"] == versions["metric_candidates"] == EXTRACTION_CODE_VERSION
+    assert PROMPT_VERSION in EXTRACTION_CODE_VERSION and CATALOG_CODE_VERSION in EXTRACTION_CODE_VERSION
+    assert versions["fct_metric_daily"] == versions["dim_metric"] == CATALOG_CODE_VERSION
+
+    text = catalog_path().read_text()
+    edited = tmp_path / "metrics.yaml"
+    catalog = load_catalog(catalog_path())
+    first = catalog.metrics[0]
+    edited.write_text(text.replace(first.description, first.description + " (edited)", 1))
+    assert catalog_code_version(edited) != CATALOG_CODE_VERSION == catalog_code_version(catalog_path())
+    assert catalog_code_version(tmp_path / "missing.yaml") == "catalog-missing"
 
 
 def test_every_daily_asset_is_a_single_run_backfill_on_the_shared_partitions() -> None:

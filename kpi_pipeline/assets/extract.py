@@ -27,6 +27,7 @@ from kpi_pipeline.catalog import Catalog, catalog_version
 from kpi_pipeline.extraction.pipeline import DayExtraction, extract_days
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
 from kpi_pipeline.orchestration.budget import check_run_budget
+from kpi_pipeline.orchestration.versions import EXTRACTION_CODE_VERSION
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.llm import LlmResource
@@ -75,11 +76,13 @@ def _per_day_table(results: dict[date, DayExtraction]) -> MetadataValue:
             "metric_candidates",
             deps=RAW_INPUTS,
             kinds={"anthropic"},
+            code_version=EXTRACTION_CODE_VERSION,
             description="Every reading per metric, day and source group, with evidence (extract.metric_candidates).",
         ),
         AssetSpec(
             "metric_values",
             deps=["metric_candidates"],
+            code_version=EXTRACTION_CODE_VERSION,
             description="One synthesized value per metric and day, before the quality gate (extract.metric_values).",
         ),
     ],

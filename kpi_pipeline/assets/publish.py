@@ -31,6 +31,7 @@ from dagster import (
 
 from kpi_pipeline.assets.partition_days import days_of, span
 from kpi_pipeline.checks import METRIC_VALUES_KEY, gate_metadata
+from kpi_pipeline.orchestration.versions import CATALOG_CODE_VERSION
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.quality.gate import days_markdown, run_gate
 from kpi_pipeline.resources.catalog import CatalogResource
@@ -86,7 +87,14 @@ def _days_published(published: Published, detail: str) -> AssetCheckResult:
 
 @multi_asset(
     specs=[
-        AssetSpec(AssetKey(t.name), deps=[METRIC_VALUES_KEY], description=t.doc, kinds={"sql"}, group_name=GROUP)
+        AssetSpec(
+            AssetKey(t.name),
+            deps=[METRIC_VALUES_KEY],
+            description=t.doc,
+            kinds={"sql"},
+            group_name=GROUP,
+            code_version=CATALOG_CODE_VERSION,
+        )
         for t in DAY_TABLES
     ],
     check_specs=[DAYS_PUBLISHED],
@@ -126,7 +134,12 @@ def kpi_daily(
 
 
 @multi_asset(
-    specs=[AssetSpec(AssetKey(t.name), description=t.doc, kinds={"sql"}, group_name=GROUP) for t in CATALOG_TABLES],
+    specs=[
+        AssetSpec(
+            AssetKey(t.name), description=t.doc, kinds={"sql"}, group_name=GROUP, code_version=CATALOG_CODE_VERSION
+        )
+        for t in CATALOG_TABLES
+    ],
     can_subset=False,
 )
 def kpi_catalog(warehouse: WarehouseResource, catalog: CatalogResource) -> Iterator[MaterializeResult]:

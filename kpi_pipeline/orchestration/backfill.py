@@ -3,35 +3,37 @@
 The backfill is submitted to the configured instance (`DAGSTER_HOME`), exactly what the UI's "Materialize
 all partitions" does. A running Dagster daemon executes it; when none is running, this process does the
 daemon's work for this one backfill, launching its run in-process, so the runs, events and backfill
-status in the UI are the same either way. Days whose facts were already published from the same catalog
-and prompt version are skipped unless `force`, so an interrupted quarter continues where it stopped.
+status in the UI are the same either way. Which days to skip is the warehouse's to say (`resume.py`).
+
+No public Dagster API creates an asset backfill or executes one without a daemon; the private ones this
+module uses are listed, with why, in docs/deployment.md ("Private Dagster APIs") and checked by
+tests/orchestration/test_dagster_private_apis.py on every Dagster upgrade.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
+import string
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.storage.tags import BACKFILL_ID_TAG
-from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import ConfigurableClassData
 
-from kpi_pipeline.catalog import Catalog, catalog_version
-from kpi_pipeline.extraction.schema import PROMPT_VERSION
-from kpi_pipeline.orchestration.schedules import DAILY_ASSETS
+from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
+from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
+from kpi_pipeline.orchestration.zombies import executor_tags
 from kpi_pipeline.warehouse import Warehouse
 
 PUBLISHED = AssetKey("fct_metric_daily")
-EXTRACTED = AssetKey("metric_values")
 DONE = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS}
 ENDED = DONE | {BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
 DAEMON_FRESH_S = 60
@@ -42,50 +44,24 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 ITERATION_PAUSE_S = 1.0
 
 
-def _latest_by_partition(instance: DagsterInstance, key: AssetKey, partitions: Sequence[str]) -> dict[str, dict]:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=list(partitions)), limit=max(100, 20 * len(partitions))
-    ).records
-    latest: dict[str, dict] = {}
-    for record in records:  # newest first
-        event = record.asset_materialization
-        if event is None or event.partition is None or event.partition in latest:
-            continue
-        latest[event.partition] = {
-            "timestamp": record.timestamp,
-            **{k: getattr(v, "value", v) for k, v in event.metadata.items()},
-        }
-    return latest
+def new_backfill_id() -> str:
+    """Eight lowercase letters, the form Dagster gives the backfills it creates."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
 
 
-def already_done(instance: DagsterInstance, days: Sequence[date], catalog: Catalog) -> set[date]:
-    """Days published after an extraction with the current catalog and prompt version."""
-    keys = [d.isoformat() for d in days]
-    extracted = _latest_by_partition(instance, EXTRACTED, keys)
-    published = _latest_by_partition(instance, PUBLISHED, keys)
-    version = catalog_version(catalog)
-    done = set()
-    for day, key in zip(days, keys, strict=True):
-        e, p = extracted.get(key), published.get(key)
-        if not e or not p or p["timestamp"] < e["timestamp"]:
-            continue
-        if e.get("catalog_version") == version and e.get("prompt_version") == PROMPT_VERSION:
-            done.add(day)
-    return done
-
-
-def submit(instance: DagsterInstance, days: Sequence[date], title: str) -> str:
-    """Add an asset backfill of the daily pipeline for `days`; the daemon executes it."""
+def submit(instance: DagsterInstance, days: Sequence[date], title: str, tags: Mapping[str, str] | None = None) -> str:
+    """Add an asset backfill of the daily pipeline for `days`, then the catalog tables, OKR views and dashboard
+    (a second run, once the days are in); the daemon executes it."""
     from kpi_pipeline.definitions import defs
 
-    backfill_id = make_new_backfill_id()
+    backfill_id = new_backfill_id()
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id,
         asset_graph=defs.resolve_asset_graph(),
         partition_names=[d.isoformat() for d in days],
-        asset_selection=[AssetKey(k) for k in DAILY_ASSETS],
+        asset_selection=[AssetKey(k) for k in (*DAILY_ASSETS, *REPORT_ASSETS)],
         backfill_timestamp=time.time(),
-        tags={"kpi/command": "backfill"},
+        tags={"kpi/command": "backfill", **(tags or {})},
         dynamic_partitions_store=instance,
         all_partitions=False,
         title=title,
@@ -104,6 +80,7 @@ def daemon_running(instance: DagsterInstance) -> bool:
 
 @dataclass
 class Progress:
+    backfill_id: str
     status: str
     runs: dict[str, int]
     days_published: int
@@ -126,7 +103,7 @@ def progress(
     """Where the backfill stands: its runs, the days published by events after `after_record`, the LLM usage
     recorded since `since`. Cheap enough to poll while a run executes in the same process."""
     backfill = instance.get_backfill(backfill_id)
-    runs = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    runs = instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id}))
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
@@ -139,6 +116,7 @@ def progress(
         [days[0], days[-1], since],
     )
     return Progress(
+        backfill_id=backfill_id,
         status=backfill.status.value if backfill else "UNKNOWN",
         runs=counts,
         days_published=fresh,
@@ -161,10 +139,12 @@ def run_backfill(
     """Submit the backfill and report progress until it ends: a running daemon executes it, else this process."""
     started = time.time()
     after_record = instance.event_log_storage.get_maximum_record_id() or 0
-    backfill_id = submit(instance, days, title)
+    by_daemon = daemon_running(instance)
+    # executed here, the backfill and its runs name this process, so a later command can tell if it was killed
+    backfill_id = submit(instance, days, title, tags=None if by_daemon else executor_tags())
     report(f"backfill {backfill_id} submitted: {len(days)} day(s), {days[0]} to {days[-1]}")
     watch = _Watch(instance, wh, backfill_id, days, started, after_record, report)
-    if daemon_running(instance):
+    if by_daemon:
         report("the Dagster daemon executes it; progress follows (Ctrl-C stops watching, not the backfill)")
         while not watch.ended():
             if time.time() - started > timeout_s:
@@ -229,7 +209,7 @@ class _Watch:
 
 def _cancel(instance: DagsterInstance, backfill_id: str, why: str) -> None:
     """Mark the backfill and its unfinished runs canceled, so the UI does not show them running forever."""
-    for run in instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill_id})):
+    for run in instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id})):
         if not run.is_finished:
             instance.report_run_canceled(run, message=f"Canceled: {why}")
     backfill = instance.get_backfill(backfill_id)

@@ -4,7 +4,8 @@ Dagster's SQLite event log opens a new engine and connection for every event it 
 the write-ahead log when it closes it. A backfill of the demo quarter writes 910 events; kept open, the
 same inserts into the same files saved 8 to 13 s of a 33 to 35 s backfill here (docs/benchmarks.md).
 Used only by `kpi-pipeline`'s own in-process runs (demo, backfill) on the default SQLite instance; the
-webserver and the daemon keep Dagster's stock storage and read the same files.
+webserver and the daemon keep Dagster's stock storage and read the same files. The private APIs this needs, and
+why, are listed in docs/deployment.md ("Private Dagster APIs").
 """
 
 from __future__ import annotations

@@ -9,15 +9,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from kpi_pipeline.catalog import catalog_version, load_catalog
 from kpi_pipeline.demo import generate_dataset
-from kpi_pipeline.orchestration.backfill import _cancel, submit
+from kpi_pipeline.extraction.schema import PROMPT_VERSION
+from kpi_pipeline.orchestration.backfill import _cancel, progress, submit
+from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
+from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
 from kpi_pipeline.warehouse import open_warehouse
+from kpi_pipeline.warehouse.engine import redact_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +44,7 @@ def instance_env(tmp_path: Path, dagster_yaml: str | None = None) -> dict[str, s
     warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     env = dict(os.environ, DAGSTER_HOME=str(home), KPI_DATASET=str(dataset), KPI_WAREHOUSE_URL=warehouse_url)
     env["KPI_LLM_RESPONSE_CACHE_DIR"] = str(tmp_path / "llm_cache")
+    env["KPI_DASHBOARD_PATH"] = str(tmp_path / "dashboard" / "index.html")  # the backfill renders it too
     return env
 
 
@@ -49,7 +55,7 @@ def pg_instance_env(tmp_path: Path, postgres_url: str, more_yaml: str = "") -> d
 
 
 @pytest.mark.slow
-def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path: Path, postgres_url: str) -> None:
+def test_a_five_day_backfill_publishes_every_day(tmp_path: Path, postgres_url: str) -> None:
     env = pg_instance_env(tmp_path, postgres_url)
     home, warehouse_url = env["DAGSTER_HOME"], env["KPI_WAREHOUSE_URL"]
 
@@ -68,14 +74,75 @@ def test_a_five_day_backfill_publishes_every_day_and_a_rerun_skips_them(tmp_path
     with DagsterInstance.from_config(home) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
         assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-        assert {r.tags["dagster/asset_partition_range_start"] for r in runs} == {"2026-07-01"}
-        assert {r.tags["dagster/asset_partition_range_end"] for r in runs} == {"2026-07-05"}
+        # one run for the five days; the catalog tables, OKR views and dashboard in runs of their own
+        (ranged,) = [r for r in runs if r.tags.get("dagster/asset_partition_range_start")]
+        assert (
+            ranged.tags["dagster/asset_partition_range_start"],
+            ranged.tags["dagster/asset_partition_range_end"],
+        ) == (
+            "2026-07-01",
+            "2026-07-05",
+        )
+        assert {k.to_user_string() for k in ranged.asset_selection or ()} == set(DAILY_ASSETS)
+        rest = {k.to_user_string() for r in runs if r is not ranged for k in r.asset_selection or ()}
+        assert rest == set(REPORT_ASSETS)
         backfills = instance.get_backfills()
         assert len(backfills) == 1 and backfills[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
 
+    # extract.day_status now says every day is complete and published: a rerun resumes with nothing to do
     again = backfill(env, "2026-07-01", "2026-07-05")
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert "skipping 5 day(s)" in again.stdout and "nothing to do" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_backfill_into_a_new_warehouse_publishes_the_days_another_warehouse_has(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    env = instance_env(tmp_path)
+    days = ["2026-07-01", "2026-07-02", "2026-07-03"]
+    version = catalog_version(load_catalog(Path(env["KPI_DATASET"]) / "metrics.yaml"))
+    # the instance has seen these days extracted and published (into the warehouse `make demo` wrote) ...
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        for day in days:
+            metadata = {"catalog_version": version, "prompt_version": PROMPT_VERSION}
+            instance.report_runless_asset_event(AssetMaterialization("metric_values", partition=day, metadata=metadata))
+            instance.report_runless_asset_event(AssetMaterialization("fct_metric_daily", partition=day))
+    # ... and now KPI_WAREHOUSE_URL names a warehouse nothing was ever written to
+    env["KPI_WAREHOUSE_URL"] = warehouse_url
+
+    done = backfill(env, days[0], days[-1])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"warehouse: {redact_url(warehouse_url)}" in done.stdout
+    assert "skipping" not in done.stdout and "3/3 days published" in done.stdout
+    wh = open_warehouse(warehouse_url)
+    extracted = wh.query_df("SELECT DISTINCT day FROM extract.metric_values ORDER BY day")
+    assert [str(d)[:10] for d in extracted["day"]] == days
+    assert wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily") > 0
+    # the same backfill left the catalog tables, the OKR views and the dashboard consistent with the facts
+    catalog = load_catalog(Path(env["KPI_DATASET"]) / "metrics.yaml")
+    assert set(wh.query_df("SELECT metric_id FROM kpi.dim_metric")["metric_id"]) == set(catalog.metric_ids)
+    orphans = "SELECT count(*) FROM kpi.fct_metric_daily LEFT JOIN kpi.dim_metric d USING (metric_id) "
+    orphans += "WHERE d.metric_id IS NULL"
+    assert wh.scalar(orphans) == 0
+    assert wh.scalar("SELECT count(*) FROM kpi.okr_key_results") > 0
+    assert wh.scalar("SELECT count(*) FROM kpi.okr_progress") > 0
+    assert "2026-07-03" in (tmp_path / "dashboard" / "index.html").read_text()
+
+
+def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_url: str) -> None:
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(600)]
+    wh = open_warehouse(duckdb_url)
+    wh.ensure_tables()
+    with (
+        DagsterInstance.from_config(str(tmp_path)) as stock,
+        DagsterInstance.from_ref(with_pooled_event_log(stock.get_ref())) as instance,
+    ):
+        for day in days:
+            for key in ("metric_values", "fct_metric_daily"):
+                instance.report_runless_asset_event(AssetMaterialization(key, partition=day.isoformat()))
+        state = progress(instance, wh, "no-such-backfill", days, since=0.0, after_record=0)
+    assert (state.days_published, state.days_total, state.runs) == (600, 600, {})
 
 
 @pytest.fixture
@@ -109,9 +176,9 @@ def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict
     assert "2/2 days published" in done.stdout
     with DagsterInstance.from_config(daemon_env["DAGSTER_HOME"]) as instance:
         runs = instance.get_runs(RunsFilter(tags={"kpi/command": "backfill"}))
-        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+        assert len(runs) == 3 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)  # the days, catalog, report
         # launched by the daemon's run launcher in a process of its own, not by the command
-        assert runs[0].run_id not in done.stderr
+        assert not [r for r in runs if r.run_id in done.stderr]
         assert instance.get_backfills()[0].status.value in {"COMPLETED", "COMPLETED_SUCCESS"}
 
 
@@ -131,8 +198,10 @@ def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplic
     assert running.returncode != 0, out
 
     with DagsterInstance.from_config(home) as instance:
-        (run,) = instance.get_runs()
-        assert run.status in {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}, err[-3000:]
+        runs = instance.get_runs()
+        (days_run,) = [r for r in runs if "dagster/asset_partition_range_start" in r.tags]
+        assert days_run.status in {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}, err[-3000:]
+        assert all(r.is_finished for r in runs)  # the catalog tables' run, when it started, ended too
         (interrupted,) = instance.get_backfills()
         assert interrupted.status.value in {"CANCELED", "COMPLETED_FAILED", "FAILED"}
 
@@ -144,6 +213,47 @@ def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplic
     assert len(per_day) == 10 and set(per_day["n"]) == {12}
     dupes = "SELECT count(*) FROM (SELECT metric_id, day FROM kpi.fct_metric_daily GROUP BY 1, 2 HAVING count(*) > 1)"
     assert wh.scalar(dupes) == 0
+
+
+@pytest.mark.slow
+def test_a_killed_backfill_is_marked_failed_by_the_next_one_which_completes_the_days(tmp_path: Path) -> None:
+    env = instance_env(tmp_path)
+    home = env["DAGSTER_HOME"]
+    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-03"]
+    running = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with DagsterInstance.from_config(home) as instance:
+        deadline = time.time() + 300
+        while not instance.get_materialized_partitions(AssetKey("raw_docs")):
+            assert running.poll() is None and time.time() < deadline
+            time.sleep(0.2)
+    running.kill()
+    running.wait(60)
+    with DagsterInstance.from_config(home) as instance:
+        (killed_run,) = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+        (killed,) = instance.get_backfills()
+        assert killed.status.value == "REQUESTED"  # nothing else will ever end them
+
+    again = backfill(env, "2026-07-01", "2026-07-03")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert f"run {killed_run.run_id} was left started: marked failed" in again.stdout
+    assert f"backfill {killed.backfill_id} was left requested: marked failed" in again.stdout
+    assert "3/3 days published" in again.stdout
+    with DagsterInstance.from_config(home) as instance:
+        assert instance.get_run_by_id(killed_run.run_id).status == DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        statuses = {b.backfill_id: b.status.value for b in instance.get_backfills()}
+        assert statuses.pop(killed.backfill_id) == "FAILED"
+        assert set(statuses.values()) <= {"COMPLETED", "COMPLETED_SUCCESS"} and len(statuses) == 1
+
+
+@pytest.mark.slow
+def test_a_failed_step_is_reported_by_its_cause_in_one_line(tmp_path: Path) -> None:
+    env = instance_env(tmp_path) | {"KPI_DOCS_SOURCE": str(tmp_path / "no-such-folder")}
+    failed = backfill(env, "2026-07-01", "2026-07-01")
+    assert failed.returncode == 1
+    cause = f"failed in raw_docs: SourceError: docs source {tmp_path / 'no-such-folder'} is not a folder"
+    (line,) = [line for line in failed.stderr.splitlines() if line.startswith("  run ")]
+    assert cause in line and line.endswith("set KPI_DOCS_SOURCE to a folder or a git repository")
+    assert "Dagster UI" in failed.stderr.splitlines()[-1]
 
 
 def test_an_interrupted_backfill_is_marked_canceled_not_left_running(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,36 @@ def test_a_morning_tick_materializes_yesterday() -> None:
     assert isinstance(requests[0], RunRequest)
     assert requests[0].partition_key == "2026-08-14"
     assert requests[0].run_key == "2026-08-14"
+
+
+def test_the_daily_job_also_refreshes_the_catalog_tables_okr_views_and_dashboard() -> None:
+    from dagster import AssetKey
+
+    from kpi_pipeline.definitions import defs
+    from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
+
+    schedule = defs.get_schedule_def("daily_kpi_schedule")
+    job = defs.resolve_job_def(schedule.job_name)
+    selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert selected == set(DAILY_ASSETS) | set(REPORT_ASSETS)
+    graph = defs.resolve_asset_graph()
+    published = {"fct_metric_daily", "metric_quarantine"}
+    # everything downstream of what a run publishes is in the same run, so nothing it shows can go stale
+    downstream = {k.to_user_string() for k in graph.get_all_asset_keys() if published & ancestors(graph, k)}
+    assert downstream and downstream <= selected
+    assert {"dim_metric", "okr_objectives", "okr_key_results", "kpi_dashboard"} <= selected
+    assert graph.get(AssetKey("kpi_dashboard")).partitions_def is None
+
+
+def ancestors(graph: Any, key: Any) -> set[str]:
+    seen: set[str] = set()
+    todo = [key]
+    while todo:
+        for parent in graph.get(todo.pop()).parent_keys:
+            if parent.to_user_string() not in seen:
+                seen.add(parent.to_user_string())
+                todo.append(parent)
+    return seen
 
 
 @pytest.mark.parametrize(
