@@ -265,6 +265,12 @@ DIM_METRIC = Table(
         _c("min_value", "DOUBLE PRECISION", "Lowest plausible value; NULL when unbounded"),
         _c("max_value", "DOUBLE PRECISION", "Highest plausible value; NULL when unbounded"),
         _c("min_confidence", "DOUBLE PRECISION", "Confidence a value needs to be published", False),
+        _c(
+            "direction_source",
+            "TEXT",
+            "Where direction came from: catalog (written), key_result (inferred from the metric's key results) or "
+            "unknown; NULL until the catalog is published again by a version that knows it",
+        ),
     ),
     key=("metric_id",),
     doc="One row per catalog metric, as of the last catalog publish.",

@@ -50,15 +50,19 @@ def _publish(wh: Warehouse, error_rates: list[float]) -> None:
     publish_gate(wh, gate, "publish-run", datetime(2026, 7, 4, 6, tzinfo=UTC))
 
 
+def _rows(df: pd.DataFrame) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in df.itertuples(index=False)]
+
+
 def test_dim_metric_holds_the_written_inferred_or_unknown_direction(warehouse: Warehouse) -> None:
     ensure_kpi_schema(warehouse)
     publish_catalog(warehouse, CATALOG)
-    dims = warehouse.query_df("SELECT metric_id, direction FROM kpi.dim_metric ORDER BY metric_id")
-    assert dict(zip(dims["metric_id"], dims["direction"], strict=True)) == {
-        "error_rate": "lower_is_better",
-        "p95_latency_ms": "unknown",
-        "signups": "higher_is_better",
-    }
+    dims = warehouse.query_df("SELECT metric_id, direction, direction_source FROM kpi.dim_metric ORDER BY metric_id")
+    assert _rows(dims) == [
+        ("error_rate", "lower_is_better", "key_result"),
+        ("p95_latency_ms", "unknown", "unknown"),
+        ("signups", "higher_is_better", "catalog"),
+    ]
 
 
 def test_a_lower_is_better_key_result_progresses_as_its_value_falls(warehouse: Warehouse) -> None:
