@@ -8,7 +8,7 @@ import pandas as pd
 
 from kpi_pipeline.catalog import parse_catalog
 from kpi_pipeline.quality.gate import run_gate
-from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse import Warehouse, open_warehouse
 from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
 from tests.quality.synthetic import frame, metric_row, store
 
@@ -81,3 +81,24 @@ def test_any_value_above_the_baseline_is_negative_progress_and_off_track(warehou
     progress = warehouse.query_df("SELECT progress, status FROM kpi.okr_progress WHERE metric_id = 'error_rate'")
     assert (progress["progress"] < 0).all()
     assert set(progress["status"]) == {"off_track"}
+
+
+def test_a_warehouse_made_before_direction_source_gets_the_column_and_keeps_its_rows_until_republished(
+    warehouse_url: str,
+) -> None:
+    wh = open_warehouse(warehouse_url)
+    wh.execute("CREATE SCHEMA IF NOT EXISTS kpi")
+    wh.execute(
+        "CREATE TABLE kpi.dim_metric (metric_id TEXT NOT NULL PRIMARY KEY, description TEXT NOT NULL, "
+        "unit TEXT NOT NULL, direction TEXT NOT NULL, min_value DOUBLE PRECISION, max_value DOUBLE PRECISION, "
+        "min_confidence DOUBLE PRECISION NOT NULL)"
+    )
+    wh.execute("INSERT INTO kpi.dim_metric VALUES ('error_rate', 'old', 'percent', 'higher_is_better', 0, 100, 0.7)")
+    ensure_kpi_schema(wh)
+    before = wh.query_df("SELECT metric_id, direction, direction_source FROM kpi.dim_metric")
+    assert [(r[0], r[1], r[2] if isinstance(r[2], str) else None) for r in _rows(before)] == [
+        ("error_rate", "higher_is_better", None)
+    ]
+    publish_catalog(wh, CATALOG)
+    after = wh.query_df("SELECT direction, direction_source FROM kpi.dim_metric WHERE metric_id = 'error_rate'")
+    assert _rows(after) == [("lower_is_better", "key_result")]
