@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 METRIC_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SOURCE_TYPES = ("slack", "jira", "docs")
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+# `unknown`: neither the catalog nor a key result says which way is better, so nothing colours a move
+Direction = Literal["higher_is_better", "lower_is_better", "unknown"]
+DirectionSource = Literal["catalog", "key_result", "unknown"]
 
 
 class CatalogError(ValueError):
@@ -69,9 +72,18 @@ class Metric(_Strict):
     sources: tuple[SourceSelector, ...] = tuple(SourceSelector(source_type=s) for s in SOURCE_TYPES)
     validation: Validation = Validation()
     min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
-    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+    direction: Direction = "unknown"  # resolved: as written, else from the key results (see Catalog)
+    direction_source: DirectionSource = Field("unknown", exclude=True)  # derived from the catalog's content
     derived: bool = False  # the value may be computed, so it need not appear verbatim in a quote
     tolerance: Annotated[float, Field(ge=0)] = 0.02  # relative disagreement between sources that is a conflict
+
+    @model_validator(mode="before")
+    @classmethod
+    def _direction_source(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "direction_source" not in data:
+            written = data.get("direction") in ("higher_is_better", "lower_is_better")
+            return {**data, "direction_source": "catalog" if written else "unknown"}
+        return data
 
     @field_validator("id")
     @classmethod
@@ -113,6 +125,11 @@ class KeyResult(_Strict):
     metric: str
     baseline: float
     target: float
+
+    @property
+    def direction(self) -> Literal["higher_is_better", "lower_is_better"]:
+        """Which way the target says is better: below the baseline means lower is better."""
+        return "lower_is_better" if self.target < self.baseline else "higher_is_better"
 
     @model_validator(mode="after")
     def _moves(self) -> KeyResult:
@@ -163,12 +180,56 @@ class OkrStatusThresholds(_Strict):
         return self
 
 
+def key_result_directions(objectives: tuple[Objective, ...]) -> dict[str, dict[str, list[str]]]:
+    """metric id -> direction its key results imply -> the objectives whose key results imply it."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for o in objectives:
+        for kr in o.key_results:
+            ids = found.setdefault(kr.metric, {}).setdefault(kr.direction, [])
+            if o.id not in ids:
+                ids.append(o.id)
+    return found
+
+
+_OBJECTIVES = TypeAdapter(tuple[Objective, ...])
+
+
+def _with_inferred_direction(metric: Any, implied: dict[str, dict[str, list[str]]]) -> Any:
+    """A metric entry with no direction of its own takes the one its key results agree on."""
+    ident: Any
+    if isinstance(metric, Metric):
+        ident, has_own = metric.id, metric.direction_source == "catalog"
+    elif isinstance(metric, dict):
+        ident, has_own = metric.get("id"), metric.get("direction") in ("higher_is_better", "lower_is_better")
+    else:
+        return metric
+    sides = implied.get(ident) if isinstance(ident, str) else None
+    if has_own or not sides or len(sides) != 1:
+        return metric  # disagreeing key results are reported by Catalog._directions
+    update = {"direction": next(iter(sides)), "direction_source": "key_result"}
+    return metric.model_copy(update=update) if isinstance(metric, Metric) else {**metric, **update}
+
+
 class Catalog(_Strict):
     metrics: tuple[Metric, ...] = Field(min_length=1)
     objectives: tuple[Objective, ...] = ()
     okr_status: OkrStatusThresholds = OkrStatusThresholds()
     # how much a reading from each source type is trusted when sources disagree
     source_authority: dict[str, Annotated[float, Field(ge=0, le=1)]] = {"docs": 0.9, "jira": 0.8, "slack": 0.6}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_directions(cls, data: Any) -> Any:
+        """A metric without `direction` takes the one its key results imply (target below baseline: lower is
+        better). Objectives that do not validate imply nothing here: their own errors are reported."""
+        if not isinstance(data, dict) or not isinstance(data.get("metrics"), list | tuple):
+            return data
+        try:
+            objectives = _OBJECTIVES.validate_python(data.get("objectives") or ())
+        except ValidationError:
+            return data
+        implied = key_result_directions(objectives)
+        return {**data, "metrics": [_with_inferred_direction(m, implied) for m in data["metrics"]]}
 
     @model_validator(mode="after")
     def _references(self) -> Catalog:
@@ -184,12 +245,37 @@ class Catalog(_Strict):
                         f"objective {o.id!r}, key 'key_results.{i}.metric': names unknown metric {kr.metric!r}; "
                         "use an id from metrics:"
                     )
+        self._directions()
         unknown = set(self.source_authority) - set(SOURCE_TYPES)
         if unknown:
             raise ValueError(
                 f"key 'source_authority': unknown source types {sorted(unknown)}; use {', '.join(SOURCE_TYPES)}"
             )
         return self
+
+    def _directions(self) -> None:
+        """A key result must not contradict its metric's written direction, nor the other key results."""
+        implied = key_result_directions(self.objectives)
+        for m in self.metrics:
+            sides = implied.get(m.id, {})
+            if m.direction_source == "catalog":
+                for o in self.objectives:
+                    for i, kr in enumerate(o.key_results):
+                        if kr.metric == m.id and kr.direction != m.direction:
+                            where = "below" if kr.target < kr.baseline else "above"
+                            raise ValueError(
+                                f"objective {o.id!r}, key 'key_results.{i}': the target ({kr.target:g}) is {where} "
+                                f"the baseline ({kr.baseline:g}), but metric {m.id!r} has direction {m.direction}; "
+                                "fix the key result or the metric's direction"
+                            )
+            elif len(sides) > 1:
+                lower = ", ".join(repr(o) for o in sides["lower_is_better"])
+                higher = ", ".join(repr(o) for o in sides["higher_is_better"])
+                raise ValueError(
+                    f"metric {m.id!r}, key 'direction': its key results disagree on which way is better (target "
+                    f"below the baseline in objective(s) {lower}, above it in {higher}); write direction: "
+                    "lower_is_better or higher_is_better and fix the key results that contradict it"
+                )
 
     def metric(self, metric_id: str) -> Metric:
         for m in self.metrics:
@@ -239,10 +325,23 @@ def _follows_from_an_entry(err: Any, errors: list[Any]) -> bool:
     return err["type"] == "too_short" and any(tuple(e["loc"])[: len(loc)] == loc and e is not err for e in errors)
 
 
+def _written_direction_source(data: dict[str, Any]) -> int | None:
+    """The index of the first metric entry that writes `direction_source`, which only the loader sets."""
+    metrics = data.get("metrics")
+    entries = metrics if isinstance(metrics, list) else []
+    return next((i for i, m in enumerate(entries) if isinstance(m, dict) and "direction_source" in m), None)
+
+
 def parse_catalog(data: Any, path: Path | str = "<catalog>") -> Catalog:
     path = Path(path)
     if not isinstance(data, dict):
         raise CatalogError(f"{path}: expected a mapping with 'metrics:' (and optionally 'objectives:') at the top")
+    written = _written_direction_source(data)
+    if written is not None:
+        raise CatalogError(
+            f"{_where(path, data, ('metrics', written, 'direction_source'))}: is set by the loader (catalog, "
+            "key_result or unknown), not written; remove it and write direction: instead"
+        )
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,21 @@ EXPECTED = {
     "alias_without_letter.yaml": ["metric 'api_error_rate'", "'aliases'", "'%'", "no letter or digit"],
     "nan_bound.yaml": ["metric 'api_error_rate'", "'validation.max'", "finite number"],
     "infinite_bound.yaml": ["metric 'api_error_rate'", "'validation.min'", "finite number"],
+    "direction_contradicts_key_result.yaml": [
+        "objective 'reliable_api'",
+        "'key_results.0'",
+        "metric 'api_error_rate'",
+        "below the baseline",
+        "higher_is_better",
+    ],
+    "key_results_disagree_on_direction.yaml": [
+        "metric 'api_error_rate'",
+        "'direction'",
+        "'reliable_api'",
+        "'busy_api'",
+        "disagree",
+    ],
+    "direction_source_written.yaml": ["metric 'api_error_rate'", "'direction_source'", "remove it"],
 }
 
 
@@ -147,3 +162,69 @@ def test_selector_parses_narrow_forms() -> None:
 )
 def test_quarter_bounds(quarter: str, bounds: tuple[date, date]) -> None:
     assert quarter_bounds(quarter) == bounds
+
+
+def _direction(metric: dict[str, object], *key_results: tuple[float, float]) -> tuple[str, str]:
+    """The resolved direction and its source of metric `m` under objectives holding `key_results`."""
+    data: dict[str, object] = {
+        "metrics": [{"id": "m", "description": "x", "unit": "count", **metric}],
+        "objectives": [
+            {
+                "id": f"o{n}",
+                "title": "t",
+                "quarter": "2026-Q3",
+                "key_results": [{"metric": "m", "baseline": b, "target": t}],
+            }
+            for n, (b, t) in enumerate(key_results)
+        ],
+    }
+    m = parse_catalog(data, "cat.yaml").metric("m")
+    return m.direction, m.direction_source
+
+
+@pytest.mark.parametrize(
+    ("metric", "key_results", "resolved"),
+    [
+        ({"direction": "lower_is_better"}, [], ("lower_is_better", "catalog")),
+        ({"direction": "higher_is_better"}, [(1, 3)], ("higher_is_better", "catalog")),
+        ({}, [(5, 1)], ("lower_is_better", "key_result")),
+        ({}, [(5, 1), (4, 2)], ("lower_is_better", "key_result")),
+        ({}, [(100, 250)], ("higher_is_better", "key_result")),
+        ({}, [], ("unknown", "unknown")),
+        ({"direction": "unknown"}, [], ("unknown", "unknown")),
+        ({"direction": "unknown"}, [(5, 1)], ("lower_is_better", "key_result")),
+    ],
+)
+def test_direction_comes_from_the_catalog_else_the_key_results_else_is_unknown(
+    metric: dict[str, object], key_results: list[tuple[float, float]], resolved: tuple[str, str]
+) -> None:
+    assert _direction(metric, *key_results) == resolved
+
+
+def test_a_metric_without_direction_or_key_result_is_never_higher_is_better() -> None:
+    catalog = parse_catalog({"metrics": [{"id": "p95_latency_ms", "description": "p95 latency", "unit": "ms"}]})
+    assert catalog.metric("p95_latency_ms").direction == "unknown"
+
+
+def test_a_key_result_contradicting_an_explicit_lower_is_better_names_objective_and_metric() -> None:
+    with pytest.raises(CatalogError) as caught:
+        _direction({"direction": "lower_is_better"}, (5, 1), (1, 3))
+    message = str(caught.value)
+    assert "cat.yaml: objective 'o1', key 'key_results.0'" in message
+    assert "metric 'm'" in message and "above the baseline" in message and "lower_is_better" in message
+    assert message.count("\n") == 1, message
+
+
+def test_disagreeing_key_results_name_every_objective_on_each_side() -> None:
+    with pytest.raises(CatalogError) as caught:
+        _direction({}, (5, 1), (1, 3), (6, 2))
+    message = str(caught.value)
+    assert "cat.yaml: metric 'm', key 'direction'" in message
+    assert "'o0', 'o2'" in message and "'o1'" in message
+
+
+def test_a_directly_built_metric_records_where_its_direction_came_from() -> None:
+    from kpi_pipeline.catalog import Metric
+
+    assert Metric(id="a", description="x", unit="count").direction_source == "unknown"
+    assert Metric(id="a", description="x", unit="count", direction="lower_is_better").direction_source == "catalog"

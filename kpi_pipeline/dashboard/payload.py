@@ -2,7 +2,9 @@
 
 Series are columnar (day offsets, values, confidences, statuses) so 50 KPIs over a year stay small;
 repeated strings (model, prompt version, run id, publish time) are stored once in `strings` and referred
-to by index. Values are passed through unchanged: rounding is the page's display concern.
+to by index. Values are passed through unchanged: rounding is the page's display concern. Each point also
+carries the tone of its move from the previous published value (`move_tone`), so the page colours a move
+by the metric's direction without deciding anything itself.
 """
 
 from __future__ import annotations
@@ -103,6 +105,20 @@ def _conflict_side(side: Any) -> dict[str, Any]:
     }
 
 
+def move_tone(direction: str, before: float | None, after: float | None) -> str | None:
+    """How a move from `before` to `after` reads: good or bad by the metric's direction, flat when the value
+    did not change, neutral when the direction is unknown (a move is then neither), None with nothing before."""
+    if before is None or after is None:
+        return None
+    if after == before:
+        return "flat"
+    if direction == "higher_is_better":
+        return "good" if after > before else "bad"
+    if direction == "lower_is_better":
+        return "good" if after < before else "bad"
+    return "neutral"
+
+
 def _key_result(row: Any) -> dict[str, Any]:
     day = row.day if isinstance(row.day, date) else None
     return {
@@ -133,12 +149,16 @@ def build_payload(data: DashboardData, generated_at: datetime | None = None) -> 
         )
     explained = {(r.metric_id, r.day): r for r in _rows(data.explanations)}
 
+    direction = {m.metric_id: str(m.direction) for m in _rows(data.metrics)}
     points: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
     for f in _rows(data.facts):
         series = points[f.metric_id]
         why = explained.get((f.metric_id, f.day))
+        value = _num(f.value)
+        before = series["v"][-1] if series["v"] else None
         series["d"].append(offset(f.day))
-        series["v"].append(_num(f.value))
+        series["v"].append(value)
+        series["t"].append(move_tone(direction.get(f.metric_id, "unknown"), before, value))
         series["c"].append(_num(f.confidence))
         series["s"].append(_text(f.status))
         series["n"].append(_num(f.n_sources))
@@ -209,7 +229,9 @@ def build_payload(data: DashboardData, generated_at: datetime | None = None) -> 
                 "max_value": _num(m.max_value),
                 "min_confidence": _num(m.min_confidence),
                 "objectives": objectives_of.get(m.metric_id, []),
-                "points": dict(points.get(m.metric_id, {"d": [], "v": [], "c": [], "s": [], "n": [], "info": []})),
+                "points": dict(
+                    points.get(m.metric_id, {"d": [], "v": [], "t": [], "c": [], "s": [], "n": [], "info": []})
+                ),
                 "quarantine": dict(held.get(m.metric_id, {"d": [], "v": [], "c": [], "info": []})),
             }
             for m in _rows(data.metrics)

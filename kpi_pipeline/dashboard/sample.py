@@ -327,6 +327,7 @@ def sample_frames(
                     "min_value": m.min_value,
                     "max_value": m.max_value,
                     "min_confidence": 0.7,
+                    "direction_source": "catalog",
                 }
                 for m in metrics
             ]

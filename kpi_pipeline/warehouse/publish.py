@@ -211,6 +211,7 @@ def catalog_frames(catalog: Catalog) -> dict[Table, pd.DataFrame]:
                 "min_value": m.validation.min,
                 "max_value": m.validation.max,
                 "min_confidence": m.min_confidence,
+                "direction_source": m.direction_source,
             }
             for m in catalog.metrics
         ]

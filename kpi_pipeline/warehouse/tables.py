@@ -267,10 +267,21 @@ DIM_METRIC = Table(
         _c("metric_id", "TEXT", "Catalog metric id", False),
         _c("description", "TEXT", "What the metric measures", False),
         _c("unit", "TEXT", "Unit every value is expressed in (percent, ms, count, …)", False),
-        _c("direction", "TEXT", "higher_is_better or lower_is_better", False),
+        _c(
+            "direction",
+            "TEXT",
+            "higher_is_better, lower_is_better, or unknown when neither the catalog nor a key result says",
+            False,
+        ),
         _c("min_value", "DOUBLE PRECISION", "Lowest plausible value; NULL when unbounded"),
         _c("max_value", "DOUBLE PRECISION", "Highest plausible value; NULL when unbounded"),
         _c("min_confidence", "DOUBLE PRECISION", "Confidence a value needs to be published", False),
+        _c(
+            "direction_source",
+            "TEXT",
+            "Where direction came from: catalog (written), key_result (inferred from the metric's key results) or "
+            "unknown; NULL until the catalog is published again by a version that knows it",
+        ),
     ),
     key=("metric_id",),
     doc="One row per catalog metric, as of the last catalog publish.",

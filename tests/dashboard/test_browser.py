@@ -200,6 +200,33 @@ def test_text_from_sources_is_shown_as_text(browser: Page, sample_warehouse: War
     assert browser.eval("document.getElementById('pwned')") is None
 
 
+MOVES = """Object.fromEntries([...document.querySelectorAll('#charts .kpi-card')].map(card => {
+  const move = card.querySelector('.latest .move');
+  return [card.dataset.metric, { tone: move.dataset.tone, color: getComputedStyle(move).color, text: move.textContent,
+    counts: card.querySelector('.counts').textContent }];
+}))"""
+
+
+def test_the_latest_move_is_green_the_good_way_red_the_bad_way_grey_when_direction_is_unknown(
+    browser: Page, sample_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    data = load_dashboard_data(sample_warehouse)
+    facts = data.facts.copy()
+    for metric_id in ("api_error_rate", "mrr_usd", "nps"):  # each falls on its last published day
+        previous, last = facts.index[facts.metric_id == metric_id][-2:]
+        facts.loc[last, "value"] = facts.loc[previous, "value"] - 1
+    metrics = data.metrics.copy()
+    metrics.loc[metrics.metric_id == "nps", "direction"] = "unknown"
+    page = write_page(tmp_path / "moves.html", render_html(replace(data, facts=facts, metrics=metrics)))
+    browser.goto(page.as_uri())
+    moves = browser.eval(MOVES)
+    assert (moves["api_error_rate"]["tone"], moves["api_error_rate"]["color"]) == ("good", "rgb(26, 127, 55)")
+    assert (moves["mrr_usd"]["tone"], moves["mrr_usd"]["color"]) == ("bad", "rgb(207, 34, 46)")
+    assert (moves["nps"]["tone"], moves["nps"]["color"]) == ("neutral", "rgb(140, 149, 159)")
+    assert all(moves[m]["text"].startswith("▼ from ") for m in ("api_error_rate", "mrr_usd", "nps"))
+    assert "lower is better" in moves["api_error_rate"]["counts"] and "direction unknown" in moves["nps"]["counts"]
+
+
 def test_a_compressed_page_renders_the_same(browser: Page, sample_warehouse: Warehouse, tmp_path: Path) -> None:
     data = load_dashboard_data(sample_warehouse)
     page = write_page(tmp_path / "packed.html", render_html(data, compress_above=0))

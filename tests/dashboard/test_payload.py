@@ -7,9 +7,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pandas as pd
+import pytest
 
 from kpi_pipeline.dashboard.data import DashboardData, load_dashboard_data
-from kpi_pipeline.dashboard.payload import build_payload, payload_json
+from kpi_pipeline.dashboard.payload import build_payload, move_tone, payload_json
 from kpi_pipeline.warehouse import Warehouse
 
 
@@ -24,7 +25,7 @@ def test_series_hold_the_published_values_by_day_offset(sample_warehouse: Wareho
     metric = next(m for m in payload["metrics"] if m["id"] == "api_error_rate")
     facts = data.facts[data.facts.metric_id == "api_error_rate"]
     points = metric["points"]
-    assert {len(points[k]) for k in ("d", "v", "c", "s", "n", "info")} == {len(facts)}
+    assert {len(points[k]) for k in ("d", "v", "t", "c", "s", "n", "info")} == {len(facts)}
     days = [(d - start).days for d in facts.day]
     assert points["d"] == days
     assert points["v"] == list(facts.value)
@@ -100,3 +101,50 @@ def test_missing_numbers_and_bad_json_do_not_break_the_payload(sample_warehouse:
     assert held["v"][0] is None
     assert held["info"][0][0] == ["not json"] and held["info"][0][1] == []
     assert isinstance(pd.Timestamp(metric["generated_at"]), pd.Timestamp)
+
+
+def _moves(metric: dict) -> list[tuple[float, float, str]]:
+    """(previous value, value, tone) for each published point after the first."""
+    v, t = metric["points"]["v"], metric["points"]["t"]
+    return [(v[i - 1], v[i], t[i]) for i in range(1, len(v))]
+
+
+def test_a_falling_lower_is_better_metric_is_a_good_move_and_a_rising_one_bad(sample_warehouse: Warehouse) -> None:
+    payload = build_payload(_data(sample_warehouse))
+    metric = next(m for m in payload["metrics"] if m["id"] == "api_error_rate")
+    assert metric["direction"] == "lower_is_better" and metric["points"]["t"][0] is None
+    moves = _moves(metric)
+    assert {tone for before, after, tone in moves if after < before} == {"good"}
+    assert {tone for before, after, tone in moves if after > before} == {"bad"}
+    assert {tone for before, after, tone in moves if after == before} <= {"flat"}
+    rising = next(m for m in payload["metrics"] if m["id"] == "mrr_usd")
+    assert {tone for before, after, tone in _moves(rising) if after > before} == {"good"}
+
+
+def test_a_metric_of_unknown_direction_moves_neutrally(sample_warehouse: Warehouse) -> None:
+    data = _data(sample_warehouse)
+    metrics = data.metrics.copy()
+    metrics.loc[metrics.metric_id == "api_error_rate", "direction"] = "unknown"
+    payload = build_payload(replace(data, metrics=metrics))
+    metric = next(m for m in payload["metrics"] if m["id"] == "api_error_rate")
+    assert metric["direction"] == "unknown"
+    assert {tone for before, after, tone in _moves(metric) if after != before} == {"neutral"}
+
+
+@pytest.mark.parametrize(
+    ("direction", "before", "after", "tone"),
+    [
+        ("lower_is_better", 3.0, 2.0, "good"),
+        ("lower_is_better", 2.0, 3.0, "bad"),
+        ("higher_is_better", 2.0, 3.0, "good"),
+        ("higher_is_better", 3.0, 2.0, "bad"),
+        ("unknown", 3.0, 2.0, "neutral"),
+        ("unknown", 2.0, 3.0, "neutral"),
+        ("lower_is_better", 2.0, 2.0, "flat"),
+        ("lower_is_better", None, 2.0, None),
+    ],
+)
+def test_the_tone_of_a_move_follows_the_direction(
+    direction: str, before: float | None, after: float, tone: str | None
+) -> None:
+    assert move_tone(direction, before, after) == tone

@@ -260,6 +260,7 @@ def test_catalog_publish_replaces_dimensions_and_okrs(warehouse: Warehouse) -> N
         0,
         100,
         0.7,
+        "catalog",
     ]
     krs = warehouse.query_df("SELECT objective_id, key_result_no, metric_id, baseline, target FROM kpi.okr_key_results")
     assert sorted(_rows(krs)) == [

@@ -13,7 +13,7 @@ from kpi_pipeline.warehouse.tables import KPI_TABLES
 SNAPSHOT = {
     "dim_metric": (
         "TABLE: metric_id TEXT, description TEXT, unit TEXT, direction TEXT, min_value DOUBLE PRECISION, "
-        "max_value DOUBLE PRECISION, min_confidence DOUBLE PRECISION"
+        "max_value DOUBLE PRECISION, min_confidence DOUBLE PRECISION, direction_source TEXT"
     ),
     "fct_metric_daily": (
         "TABLE: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, status TEXT, "

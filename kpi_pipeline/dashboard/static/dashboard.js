@@ -21,6 +21,8 @@
   const AS_OF = DATA.quarter.as_of ? offsetOf(DATA.quarter.as_of) : Q_END;
   const METRICS = new Map(DATA.metrics.map((m) => [m.id, m]));
   const STATUS_LABEL = { on_track: "on track", at_risk: "at risk", off_track: "off track" };
+  const DIRECTION_LABEL = { higher_is_better: "higher is better", lower_is_better: "lower is better", unknown: "direction unknown" };
+  const TONE_LABEL = { good: "a move the good way", bad: "a move the bad way", flat: "no change", neutral: "direction unknown: neither good nor bad" };
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
   const state = { objective: "", kpi: "", from: Q_START, to: Q_END, metric: "", day: null };
@@ -352,6 +354,7 @@
               "div",
               { class: "latest" },
               h("b", { text: fmt(m.points.v[last], m.unit) }),
+              move(m, last),
               h("span", { text: shortDate(m.points.d[last]) + " · confidence " + share(m.points.c[last]) }),
             ),
       ),
@@ -363,9 +366,24 @@
         h("span", { class: conflicts ? "warn" : "", text: conflicts + " with conflicting sources" }),
         " · ",
         h("span", { class: held.length ? "bad" : "", text: held.length + " held back" }),
-        " · " + m.direction.replaceAll("_", " "),
+        " · " + (DIRECTION_LABEL[m.direction] || DIRECTION_LABEL.unknown),
       ),
     );
+  }
+
+  // the move into point i from the previous published value, coloured by the tone the payload gives it:
+  // good or bad by the metric's direction, neutral when the direction is unknown
+  function move(m, i) {
+    const tone = m.points.t[i];
+    if (!tone) return null;
+    const before = m.points.v[i - 1];
+    const arrow = tone === "flat" ? "→" : m.points.v[i] > before ? "▲" : "▼";
+    return h("span", {
+      class: "move tone-" + tone,
+      "data-tone": tone,
+      title: TONE_LABEL[tone],
+      text: arrow + " from " + fmt(before, m.unit) + " on " + shortDate(m.points.d[i - 1]),
+    });
   }
 
   function chartSvg(m, pts, held) {
@@ -531,7 +549,8 @@
     }
     const i = findPoint(m.points, near.day);
     const conflict = m.points.s[i] === "conflict" ? " · sources disagreed" : "";
-    return isoOf(near.day) + " · " + fmt(m.points.v[i], m.unit) + " · confidence " + share(m.points.c[i]) + conflict;
+    const tone = m.points.t[i] ? " · " + TONE_LABEL[m.points.t[i]] : "";
+    return isoOf(near.day) + " · " + fmt(m.points.v[i], m.unit) + " · confidence " + share(m.points.c[i]) + conflict + tone;
   }
   const tooltip = document.getElementById("tooltip");
   function showTip(e, text) {
