@@ -71,7 +71,7 @@ class Placeholders:
 
 # A value is not glued to a word, a decimal or an id on either side.
 _BEFORE = r"(?<![\w.,+/@-])"
-_AFTER = r"(?![\w%]|[.,]\d|-\d)"
+_AFTER = r"(?![\w%]|[.,]\d|-\w)"
 
 _SECRETS = re.compile(
     r"(?<![\w-])(?:"
@@ -97,9 +97,10 @@ _CARD_SHAPES = (
     r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5}"  # Amex 4-6-5, Diners 4-6-4
 )
 _CARD = re.compile(_BEFORE + f"(?:{_CARD_SHAPES})" + _AFTER)
-_PHONE_INTERNATIONAL = re.compile(_BEFORE + r"\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,12})){1,7}" + _AFTER)
+# digit runs always split by one separator, so that a long run of digits is read one way only (no backtracking)
+_PHONE_INTERNATIONAL = re.compile(_BEFORE + r"\+\d+(?:[ .-]?\(\d{1,4}\)[ .-]?\d+)?(?:[ .-]\d+)*" + _AFTER)
 _PHONE_NANP = re.compile(_BEFORE + r"(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}" + _AFTER)
-_PHONE_TRUNK = re.compile(_BEFORE + r"(?:\(0\d{1,4}\)|0\d{1,4})(?:[ .-]?\d{2,8}){1,5}" + _AFTER)
+_PHONE_TRUNK = re.compile(_BEFORE + r"(?:\(0\d{1,4}\)[ .-]?\d+|0\d+)(?:[ .-]\d+)*" + _AFTER)
 _PHONE_CUE = re.compile(
     r"(?i:\b(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|whatsapp|call me|text me|reach me|ring me)\b)"
     r"\s*(?:[:.=#]+|no\.?|number)?\s*(?:(?:at|on)\s+)?"
@@ -163,12 +164,24 @@ def _cards(text: str) -> Iterator[Private]:
             yield Private("CARD", m.start(), m.end(), digits)
 
 
+NANP_DIGITS = 11
 FIGURE_MOST_DIGITS = 10  # a number grouped in threes with more digits than this (tens of billions) is a phone
+
+
+def _is_decimal_or_date(candidate: str) -> bool:
+    return bool(_DECIMAL.fullmatch(candidate) or _DATE.fullmatch(candidate))
 
 
 def _looks_like_a_figure(candidate: str) -> bool:
     """A number grouped in threes, a decimal or a date: a KPI figure, not a phone number."""
-    return any(p.fullmatch(candidate) for p in (_THOUSANDS, _DECIMAL, _DATE))
+    return bool(_THOUSANDS.fullmatch(candidate)) or _is_decimal_or_date(candidate)
+
+
+def _within(candidate: str, most: int) -> str:
+    """`candidate` without its trailing digit groups past `most` digits ("020 7946 0958 2026": a year follows)."""
+    while len(_digits(candidate)) > most and (cut := re.search(r"[ .-]\d+$", candidate)):
+        candidate = candidate[: cut.start()]
+    return candidate
 
 
 def _phones(text: str) -> Iterator[Private]:
@@ -179,11 +192,15 @@ def _phones(text: str) -> Iterator[Private]:
     ]
     for pattern, fewest, most in shapes:
         for m in pattern.finditer(text):
-            digits = _digits(m.group(0))
+            # North America (+1) has 11 digits: "+1 415 555 0134 12 days" keeps its 12
+            candidate = _within(m.group(0), NANP_DIGITS if re.match(r"\+1(?!\d)", m.group(0)) else most)
+            digits = _digits(candidate)
             # "+12 500 000" is a signed figure; "+34 912 345 678" (Spain writes threes) has too many digits to be one
-            figure = _looks_like_a_figure(m.group(0)) and len(digits) <= FIGURE_MOST_DIGITS
-            if fewest <= len(digits) <= most and not figure:
-                yield Private("PHONE", m.start(), m.end(), digits)
+            figure = _is_decimal_or_date(m.group(0)) or (
+                _looks_like_a_figure(candidate) and len(digits) <= FIGURE_MOST_DIGITS
+            )
+            if fewest <= len(digits) and not figure:
+                yield Private("PHONE", m.start(), m.start() + len(candidate), digits)
     for m in _PHONE_CUE.finditer(text):
         number = m.group("number")
         digits = _digits(number)

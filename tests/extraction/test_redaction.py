@@ -75,6 +75,8 @@ KPI_PHRASES = [
     "sprint 42: 38 of 40 points, 95%",
     "CVE-2024-3094 patched in 5.6.1",
     "+3.5% QoQ, -2% YoY",
+    "request 07919465-5683-4752-aea9-784608c05fcb failed",
+    "Timestamp in format 0123456789.012345",
 ]
 
 PRIVATE = {
@@ -281,6 +283,18 @@ def test_a_local_number_after_a_word_that_announces_a_phone_is_a_phone(phrase: s
     assert number is not None
     redacted = redact_text(phrase)
     assert redacted == phrase[: number.start()] + "[PHONE_1]" + phrase[number.end() :]
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("+1 415 555 0134 12 days", "[PHONE_1] 12 days"),
+        ("+1 (415) 555-0134 3 times", "[PHONE_1] 3 times"),
+        ("call 020 7946 0958 2026 budget", "call [PHONE_1] 2026 budget"),
+    ],
+)
+def test_a_figure_written_right_after_a_phone_number_is_kept(text: str, redacted: str) -> None:
+    assert redact_text(text) == redacted
 
 
 def test_the_same_value_keeps_its_number_and_different_values_get_their_own() -> None:
