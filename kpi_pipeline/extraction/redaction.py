@@ -10,6 +10,8 @@ What is replaced, in this order (an earlier kind wins where two overlap):
 - `[CARD_n]`: payment card numbers: 13 to 19 digits, contiguous or grouped as cards are printed (4-4-4-4,
   4-6-5, 4-6-4), starting 2 to 6 (Mastercard, Amex, Diners, JCB, Visa, Discover, UnionPay, Maestro) and
   passing the Luhn check.
+- `[ID_n]`: identity numbers: US social security numbers (`123-45-6789`, or 9 digits after `SSN`, `national ID`,
+  ...) and UK National Insurance numbers (`AB 12 34 56 C`).
 - `[PHONE_n]`: phone numbers: international (`+` and 8 to 15 digits), North American (`(415) 555-0134`,
   `415-555-0134`), national with a trunk 0 (`020 7946 0958`, `06 12 34 56 78`: 10 to 12 digits), and any
   7 to 15 digits right after a word that announces one (`phone`, `tel`, `mobile`, `call me at`, ...).
@@ -38,7 +40,7 @@ REDACT_SETTING = "KPI_REDACT"
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"0", "false", "no", "off"})
 
-KINDS = ("SECRET", "EMAIL", "IBAN", "CARD", "PHONE")  # detection order: an earlier kind wins an overlap
+KINDS = ("SECRET", "EMAIL", "IBAN", "CARD", "ID", "PHONE")  # detection order: an earlier kind wins an overlap
 
 
 class RedactionSettingError(LlmConfigError):
@@ -107,6 +109,13 @@ _PHONE_CUE = re.compile(
     r"(?P<number>\+?\(?\d[\d ().-]{5,22}\d)" + _AFTER
 )
 _THOUSANDS = re.compile(r"\+?\d{1,3}(?:(?P<s>[ .\u00a0\u2009\u202f])\d{3})(?:(?P=s)\d{3})*")
+_SSN = re.compile(_BEFORE + r"(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}" + _AFTER)  # US social security
+_SSN_CUE = re.compile(
+    r"(?i:\b(?:ssn|social security(?: number| no\.?)?|national id(?: number)?|id number)\b)\s*(?:[:#]+\s*)?"
+    r"(?P<number>\d{3}[ -]?\d{2}[ -]?\d{4})" + _AFTER
+)
+# UK National Insurance numbers: two letters (not D, F, I, Q, U, V; second not O), six digits, A to D
+_NINO = re.compile(r"(?<![\w-])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[-.]\d{2}[-.]\d{4}")
 _DECIMAL = re.compile(r"\d+[.,]\d+")  # Slack links "28919.8689279" as <tel:...>: still a figure
 
@@ -177,6 +186,14 @@ def _looks_like_a_figure(candidate: str) -> bool:
     return bool(_THOUSANDS.fullmatch(candidate)) or _is_decimal_or_date(candidate)
 
 
+def _ids(text: str) -> Iterator[Private]:
+    for pattern in (_SSN, _NINO):
+        for m in pattern.finditer(text):
+            yield Private("ID", m.start(), m.end(), re.sub(r"[\s-]", "", m.group(0)))
+    for m in _SSN_CUE.finditer(text):
+        yield Private("ID", m.start("number"), m.end("number"), _digits(m.group("number")))
+
+
 def _within(candidate: str, most: int) -> str:
     """`candidate` without its trailing digit groups past `most` digits ("020 7946 0958 2026": a year follows)."""
     while len(_digits(candidate)) > most and (cut := re.search(r"[ .-]\d+$", candidate)):
@@ -213,6 +230,7 @@ _DETECTORS: dict[str, Callable[[str], Iterator[Private]]] = {
     "EMAIL": _emails,
     "IBAN": _ibans,
     "CARD": _cards,
+    "ID": _ids,
     "PHONE": _phones,
 }
 

@@ -20,7 +20,10 @@ from kpi_pipeline.warehouse import open_warehouse
 from tests.assets.test_extract_anthropic import FACTS_SQL, KEY, definitions_under, materialize, pipeline_env
 
 DAY = "2026-07-31"  # the demo day with readings from the status doc, Slack and Jira
-SLACK_SUFFIX = " (contact maria.lopez@brightloop.io or +1 415 555 0134; token xoxb-20261234567-2026987654-CanaryCanary)"
+SLACK_SUFFIX = (
+    " (contact maria.lopez@brightloop.io or +1 415 555 0134, SSN 219-09-9999;"
+    " token xoxb-20261234567-2026987654-CanaryCanary)"
+)
 JIRA_SUFFIX = " Ping ops.lead@customer.example or +44 20 7946 0958, key ghp_CanaryCanaryCanaryCanaryCanary012345."
 SUMMARY_SUFFIX = " (from reporter@globex.example)"
 DOCS_SUFFIX = " (ask finance@brightloop.io, (415) 555-0199)"
@@ -29,7 +32,12 @@ DOCS_PARAGRAPH = (
     "staging key sk-ant-api03-CanaryCanary-0123456789abcdef.\n"
 )
 CANARIES = {
-    "slack": ["maria.lopez@brightloop.io", "+1 415 555 0134", "xoxb-20261234567-2026987654-CanaryCanary"],
+    "slack": [
+        "maria.lopez@brightloop.io",
+        "+1 415 555 0134",
+        "219-09-9999",
+        "xoxb-20261234567-2026987654-CanaryCanary",
+    ],
     "jira": [
         "ops.lead@customer.example",
         "+44 20 7946 0958",
@@ -163,7 +171,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 def test_no_planted_private_value_reaches_the_anthropic_api(runs: Runs) -> None:
     assert runs.message_requests > 0
     assert [c for c in ALL_CANARIES if c in runs.received] == []
-    for placeholder in ("[EMAIL_1]", "[PHONE_1]", "[SECRET_1]", "[IBAN_1]", "[CARD_1]"):
+    for placeholder in ("[EMAIL_1]", "[PHONE_1]", "[ID_1]", "[SECRET_1]", "[IBAN_1]", "[CARD_1]"):
         assert placeholder in runs.received, f"{placeholder} never sent: the planted text did not reach the model"
 
 

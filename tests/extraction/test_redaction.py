@@ -67,6 +67,8 @@ KPI_PHRASES = [
     "deploys today: 12, rollbacks: 0",
     "MTTR 2h 15m, MTTD 4 min",
     "commit a1b2c3d4e5f6 deployed to 10.0.0.1",
+    "SSN-shaped but impossible: 000-12-3456, 666-12-3456, 912-34-5678, 123-00-4567, 123-45-0000",
+    "QA 12 34 56 C is no insurance number, nor is AB 12 34 56 E",
     "1,000,000th customer",
     "budget 1.5-2.0 million",
     "zip 02139, room 4111",
@@ -215,6 +217,38 @@ PRIVATE = {
         "SA0380000000608010167519",
         "BR1800360305000010009795493C1",
     ],
+    "ID": [
+        "123-45-6789",
+        "078-05-1120",
+        "219-09-9999",
+        "457-55-5462",
+        "512-34-7788",
+        "001-01-0001",
+        "665-99-9999",
+        "700-12-3456",
+        "899-01-2345",
+        "321-54-9876",
+        "404-40-4040",
+        "555-12-3456",
+        "134-56-7890",
+        "268-44-1201",
+        "610-23-4589",
+        "AB 12 34 56 C",
+        "AB123456C",
+        "CE 98 76 54 A",
+        "JG103759A",
+        "NW 01 02 03 B",
+        "PR 11 22 33 D",
+        "ZY 45 67 89 A",
+        "HK 20 30 40 B",
+        "SN 99 88 77 C",
+        "TW 12 12 12 D",
+        "EH 31 41 59 A",
+        "LM 27 18 28 B",
+        "WZ 60 70 80 C",
+        "MA 10 20 30 D",
+        "KC 55 66 77 A",
+    ],
     "SECRET": [
         "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
         "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
@@ -259,6 +293,7 @@ PHONE_CUES = [
     "WhatsApp +447700900123",
     "fax #: 555 0199",
 ]
+ID_CUES = ["SSN: 123456789", "social security number 123 45 6789", "national ID 987654321"]
 
 
 def test_the_tables_are_as_large_as_the_issue_asks() -> None:
@@ -295,6 +330,13 @@ def test_a_local_number_after_a_word_that_announces_a_phone_is_a_phone(phrase: s
 )
 def test_a_figure_written_right_after_a_phone_number_is_kept(text: str, redacted: str) -> None:
     assert redact_text(text) == redacted
+
+
+@pytest.mark.parametrize("phrase", ID_CUES)
+def test_nine_digits_after_a_word_that_announces_an_identity_number_are_one(phrase: str) -> None:
+    number = re.search(r"\d[\d ]*\d", phrase)
+    assert number is not None
+    assert redact_text(phrase) == phrase[: number.start()] + "[ID_1]" + phrase[number.end() :]
 
 
 def test_the_same_value_keeps_its_number_and_different_values_get_their_own() -> None:
