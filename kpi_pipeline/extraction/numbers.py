@@ -58,7 +58,7 @@ _MULT_ALTERNATION = "|".join(re.escape(s) for s in sorted(_MULTIPLIERS, key=len,
 
 _NUMBER = re.compile(
     r"""
-    (?<![A-Za-z0-9.#/:@\-−+$€£])           # not inside an identifier, path, version, time or id
+    (?<![A-Za-z0-9.#/:@_\-−+$€£])          # not inside an identifier, path, version, time, id or [EMAIL_1]
     (?P<sign>[-−+])?
     (?P<cur>[$€£])?
     (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)

@@ -25,6 +25,7 @@ from typing import Any, cast
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog, Metric, catalog_version
+from kpi_pipeline.extraction import redaction
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
@@ -78,7 +79,10 @@ class DayExtraction:
 
 
 def source_docs(day: date, raw: RawDay) -> list[SourceDoc]:
-    return [*slack_docs(raw.slack_messages), *jira_docs(raw.jira_issues, raw.jira_events, day), *docs_docs(raw.docs)]
+    """The day's sources as the model sees them: private data redacted unless `KPI_REDACT=false`."""
+    return redaction.as_configured(
+        [*slack_docs(raw.slack_messages), *jira_docs(raw.jira_issues, raw.jira_events, day), *docs_docs(raw.docs)]
+    )
 
 
 def extract_day(

@@ -113,7 +113,7 @@ def _prompt_blocks(body: Mapping[str, Any]) -> list[tuple[str, bool]]:
 
 
 class AnthropicServer:
-    """The server's state: faults, the prompt cache, batches, and a count of requests by route."""
+    """The server's state: faults, the prompt cache, batches, a count of requests by route, the bodies received."""
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None, faults: Faults | None = None
@@ -121,6 +121,7 @@ class AnthropicServer:
         self.api_key = api_key
         self.faults = faults or Faults()
         self.requests: Counter[str] = Counter()
+        self.bodies: list[bytes] = []  # every request body as received, to check what left the client
         self.in_flight = 0
         self.max_in_flight = 0  # most requests being answered at once: shows that clients overlap calls
         self._lock = threading.Lock()
@@ -392,8 +393,10 @@ def _handler_for(server: AnthropicServer) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length)
+            server.bodies.append(raw)
             try:
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = json.loads(raw or b"{}")
             except json.JSONDecodeError as exc:
                 raise ApiError(400, "invalid_request_error", f"body is not JSON: {exc}") from None
             if not isinstance(body, dict):
