@@ -13,7 +13,7 @@ import pytest
 from kpi_pipeline.warehouse import Warehouse, open_warehouse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
+REALDATA = REPO_ROOT / "tests" / "fixtures" / "realdata"
 POSTGRES_URL = os.environ.get("KPI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -28,7 +28,7 @@ def _postgres_reachable() -> str | None:
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     if not REALDATA.is_dir():
-        pytest.fail(f"real data not found at {REALDATA}: the repo must sit beside ../shared/realdata")
+        pytest.fail(f"real data not found at {REALDATA}: it ships with the repository (tests/fixtures/realdata)")
     return REALDATA
 
 
