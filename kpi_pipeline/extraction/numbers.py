@@ -105,10 +105,16 @@ _NUMBER = re.compile(
     """,
     re.VERBOSE,
 )
-# dates, times and versions: their digits are never numbers
+_MONTHS = (
+    "Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+    "Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
+)
+# dates (with a month's name too), times and versions: their digits are never numbers
 _NOT_NUMBERS = re.compile(
     r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b|\bv?\d+\.\d+\.\d+\b"
-    r"|(?<![\w-])[A-Za-z][\w.]*(?:-[\w.]+)+"  # hyphenated identifiers: CVE-2024-3094, unicode-normalization-0.1.19
+    r"|(?<![\w-])(?=[\w.-]*\d)[A-Za-z][\w.]*(?:-[\w.]+)+"  # hyphenated ids: CVE-2024-3094, unicode-normalization-0.1.19
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:\s?[-–]\s?\d{{1,2}})?(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}}\b)?"  # July 11-17, 2016
+    rf"|\b(?:{_MONTHS})\.?,?\s+\d{{4}}\b"  # August 2026
 )
 _DAY_UNITS = r"d|days?"
 _HOUR_UNITS = r"h|hrs?|hours?"

@@ -10,17 +10,17 @@ from kpi_pipeline.catalog import parse_catalog
 from kpi_pipeline.extraction.grounding import (
     UNGROUNDED_CONFIDENCE_CAP,
     ground,
-    looks_like_instruction,
-    normalize_text,
     quote_in_source,
 )
+from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.normalize import normalize_text
 from kpi_pipeline.extraction.schema import Evidence, MetricAnswer, SourceDoc
 
 CATALOG = parse_catalog(
     {
         "metrics": [
             {"id": "api_error_rate", "description": "Failed API requests", "unit": "percent"},
-            {"id": "p95_latency_ms", "description": "p95 latency", "unit": "ms"},
+            {"id": "p95_latency_ms", "description": "p95 latency", "unit": "ms", "aliases": ["p95"]},
             {"id": "error_budget_left", "description": "Budget left, computed", "unit": "percent", "derived": True},
         ]
     }
