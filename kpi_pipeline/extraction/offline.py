@@ -85,6 +85,7 @@ _CURRENT = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\n+|(?<=[.!?;])\s+(?=\S)|\s+\|\s+|(?<=\S)\s+[-•·]\s+(?=\S)")
+_COUNTED = re.compile(r"\d\s+$")  # a word right after a bare number: what that number counts
 _OF_AFTER = re.compile(r"^\s*of\b", re.IGNORECASE)
 IN_WORDS_ASSUMPTION = "number written in words"
 IN_WORDS_PENALTY = 0.3
@@ -224,7 +225,7 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
             continue
         strong = any(m.strong for m in mentions)
         current = governed or bool(_CURRENT.search(before[-15:]))
-        shared = _shared_with(q, rivals, _governing(q, mentions, text))
+        shared = _shared_with(q, rivals, _governing(q, mentions, text), text)
         reading = _Reading(sentence, q, conversion, distance, strong, current, correction, hedged, governed)
         readings.append(replace(reading, shared_with=shared))
     numerals = [r for r in readings if not r.quantity.in_words]
@@ -239,7 +240,7 @@ def _governs(q: Quantity, mentions: list[Mention], text: str) -> bool:
 def _governing(q: Quantity, mentions: list[Mention], text: str) -> Mention | None:
     if q.noun is None:
         return None
-    return next((m for m in mentions if m.strong and not text[q.end : m.start].strip(" *_")), None)
+    return next((m for m in mentions if m.strong and m.start >= q.end and not text[q.end : m.start].strip(" *_")), None)
 
 
 # statistics a column header may name; a metric's words must name the same one (a range states the extremes)
@@ -380,15 +381,17 @@ def _plausible_in_words(q: Quantity, unit: MetricUnit, before: str, after: str) 
     return unit.family in ("count", "other") and bool(_CURRENT.search(before[-15:])) and not _OF_AFTER.match(after)
 
 
-def _shared_with(q: Quantity, rivals: list[tuple[Metric, list[Mention]]], governing: Mention | None) -> str:
+def _shared_with(q: Quantity, rivals: list[tuple[Metric, list[Mention]]], governing: Mention | None, text: str) -> str:
     """A metric the sentence speaks of only in the words of its description, whose unit the number fits: the
     number may be that metric's ("4 user accounts were phished": accounts in total, or accounts phished?).
-    A number its name governs is shared only when the rival's words are that very name (in "3 Regressions,
-    1 Improvements, 9 Mixed" a metric described by all three words is not what "9 Mixed" counts)."""
+    A number its name governs is not shared with a rival whose other words are themselves counted by other
+    numbers (in "3 Regressions, 1 Improvements, 9 Mixed" a metric described by all three words is not what
+    "9 Mixed" counts)."""
     for rival, mentions in rivals:
         if not mentions or any(m.strong for m in mentions) or not _fits(q, metric_unit(rival.unit)):
             continue
-        if governing is None or all(governing.start <= m.start and m.end <= governing.end for m in mentions):
+        outside = [m for m in mentions if not (governing and governing.start <= m.start and m.end <= governing.end)]
+        if governing is None or not all(_COUNTED.search(text[: m.start]) for m in outside):
             return rival.id
     return ""
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 _PIPE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_RULE_CELL = re.compile(r"^\s*:?-{2,}:?\s*$")
+_RULE_CELL = re.compile(r"^\s*:?-+:?\s*$")
 _PLAIN_SPLIT = re.compile(r"\t+|\s{2,}")
 _MARKUP = re.compile(r"<br\s*/?>|[*_`]+", re.IGNORECASE)
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)|<?https?://\S+")
