@@ -19,8 +19,8 @@ What counts as a number:
 - Numbers written in words ("three percent", "twelve hundred") only when asked for (`words=True`), marked
   `in_words`: the extractor may read them, but grounding wants a numeral in the quote.
 - A bare number followed by a noun counts that noun ("3 Regressions": `noun` is "regressions").
-Digits inside identifiers (PLAT-12, p95, v1.2.3, 2026-07-03, 14:30, #1190), ordinals and adjectives such as
-"7-day" or "2FA" are not numbers.
+Digits inside identifiers and dates (PLAT-12, p95, v1.2.3, 2026-07-03, April 20, 2023, 14:30, #1190, [^1]),
+ordinals and adjectives such as "7-day" or "2FA" are not numbers.
 """
 
 from __future__ import annotations
