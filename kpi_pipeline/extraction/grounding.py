@@ -12,8 +12,9 @@ so the gate holds it back. The checks, for an answer with a value:
 3. the quote that states the value, or the sentence it sits in (for a table row: the row, its column headers
    and caption), names the metric (`matching.names_metric`: an alias, the id, or the words of the
    description), or comes from a source the catalog ties to the metric by a narrowed selector
-   (`slack:#channel`, `jira:PROJECT`, `docs:glob`). A `derived` metric's quotes are its inputs: they need
-   not name it.
+   (`slack:#channel`, `jira:PROJECT`, `docs:glob`). Another quote of the answer that names the metric and
+   states a number in its unit also counts: a correction ("it was 15, not 18") cites the statement it
+   corrects. A `derived` metric's quotes are its inputs: they need not name it.
 """
 
 from __future__ import annotations
@@ -98,10 +99,10 @@ def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -
         problem = _value_problem(answer.value, metric, quotes)
         if problem:
             issues.append(_issue(problem[0], "", problem[1]))
-        else:
-            found = [loc for loc in found if _states(answer.value, metric, loc.text)]
-    if found and not metric.derived and not any(_speaks_of(metric, loc) for loc in found):
-        source_id = found[0].source.source_id
+    stating = [loc for loc in found if _states(answer.value, metric, loc.text)] if not metric.derived else []
+    corrected = [loc for loc in located if loc is not None and loc not in stating and _states_any(metric, loc.text)]
+    if stating and not any(_speaks_of(metric, loc) for loc in [*stating, *corrected]):
+        source_id = stating[0].source.source_id
         detail = f"the quote states a number but does not name {metric.id} (no alias, id or description words)"
         issues.append(_issue("metric_not_named", source_id, detail))
     grounded = not issues
@@ -140,6 +141,11 @@ def _sentence(text: str, start: int, end: int) -> str:
 def _states(value: float, metric: Metric, quote: str) -> bool:
     unit = metric_unit(metric.unit)
     return any((c := convert(q, unit)) is not None and values_match(c.value, value) for q in find_quantities(quote))
+
+
+def _states_any(metric: Metric, quote: str) -> bool:
+    unit = metric_unit(metric.unit)
+    return any(convert(q, unit) is not None for q in find_quantities(quote))
 
 
 def _value_problem(value: float, metric: Metric, quotes: Sequence[str]) -> tuple[str, str] | None:

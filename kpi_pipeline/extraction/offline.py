@@ -116,6 +116,7 @@ class _Reading:
     governed: bool = False  # the number counts the metric's name ("3 Regressions") or sits in its table cell
     table_score: tuple[int, int] = (0, 0)  # for a table cell: matching.cell_score of its caption, header, row
     shared_with: str = ""  # another metric the sentence also speaks of, in words the number could belong to
+    corrects: _Sentence | None = None  # the earlier statement a correction without the metric's name replaces
 
     @property
     def value(self) -> float:
@@ -391,7 +392,7 @@ def _shared_with(q: Quantity, rivals: list[tuple[Metric, list[Mention]]], govern
         if not mentions or any(m.strong for m in mentions) or not _fits(q, metric_unit(rival.unit)):
             continue
         outside = [m for m in mentions if not (governing and governing.start <= m.start and m.end <= governing.end)]
-        if governing is None or not all(_COUNTED.search(text[: m.start]) for m in outside):
+        if governing is None or not outside or not all(_COUNTED.search(text[: m.start]) for m in outside):
             return rival.id
     return ""
 
@@ -427,7 +428,8 @@ def _corrections(metric: Metric, sentences: list[_Sentence], readings: list[_Rea
         replaced = [r for r in earlier if any(values_match(n.value, r.value) for n in negated)]
         if replaced and len(stated) == 1:
             q, conversion = stated[0]
-            fixed.append(_Reading(sentence, q, conversion, 0, True, True, True, bool(_HEDGES.search(text))))
+            reading = _Reading(sentence, q, conversion, 0, True, True, True, bool(_HEDGES.search(text)))
+            fixed.append(replace(reading, corrects=replaced[-1].sentence))
     return fixed
 
 
@@ -501,10 +503,17 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         metric_id=metric.id,
         value=best.value,
         confidence=confidence,
-        evidence=[Evidence(source_id=best.sentence.source.source_id, quote=_quote(best))],
+        evidence=[Evidence(source_id=best.sentence.source.source_id, quote=_quote(best)), *_corrected(best)],
         reasoning=reasoning + ".",
         assumptions=assumptions,
     )
+
+
+def _corrected(r: _Reading) -> list[Evidence]:
+    """A correction that does not name the metric cites the statement it corrects, which does."""
+    if r.corrects is None:
+        return []
+    return [Evidence(source_id=r.corrects.source.source_id, quote=r.corrects.text[:MAX_QUOTE_CHARS])]
 
 
 def _quote(r: _Reading) -> str:

@@ -268,3 +268,15 @@ def test_numbers_are_read_as_the_number_reader_reads_them(text: str, metric: str
         ground(answer(value, (source.source_id, text), metric=metric), BUSINESS.metric(metric), [source]).grounded
         is grounded
     )
+
+
+def test_a_correction_grounds_through_the_statement_it_corrects() -> None:
+    first = SourceDoc("slack", "slack:C1:3", "error rate is 3.1% today", SOURCE.observed_at)
+    fix = SourceDoc("slack", "slack:C1:4", "correction: it was 4.1%, not 3.1%", SOURCE.observed_at)
+    metric = CATALOG.metric("api_error_rate")
+    alone = answer(4.1, (fix.source_id, "correction: it was 4.1%, not 3.1%"))
+    assert ground(alone, metric, [first, fix]).flags == {"metric_not_named"}
+    cited = answer(
+        4.1, (fix.source_id, "correction: it was 4.1%, not 3.1%"), (first.source_id, "error rate is 3.1% today")
+    )
+    assert ground(cited, metric, [first, fix]).grounded

@@ -443,3 +443,10 @@ def test_the_real_rustc_triage_report() -> None:
         "primary_regression_max_pct": 1.8,
         "primary_improvement_max_pct": -2.7,
     }
+
+
+def test_a_correction_without_the_name_cites_what_it_corrects_and_is_grounded() -> None:
+    first, fix = msg("error rate is 3.1% today", 9), msg("correction: it was 4.1%, not 3.1%", 10)
+    result = answer("api_error_rate", first, fix)
+    assert [e.quote for e in result.evidence] == ["correction: it was 4.1%, not 3.1%", "error rate is 3.1% today"]
+    assert ground(result, CATALOG.metric("api_error_rate"), [first, fix]).grounded
