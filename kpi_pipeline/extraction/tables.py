@@ -14,6 +14,8 @@ from dataclasses import dataclass
 _PIPE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _RULE_CELL = re.compile(r"^\s*:?-+:?\s*$")
 _PLAIN_SPLIT = re.compile(r"\t+|\s{2,}")
+# a plain-text header cell: up to four words, no digits, no sentence punctuation
+_HEADER_CELL = re.compile(r"^[^\d.!?;:]+$")
 _MARKUP = re.compile(r"<br\s*/?>|[*_`]+", re.IGNORECASE)
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)|<?https?://\S+")
 
@@ -79,7 +81,8 @@ def _plain_cells(text: str, start: int, end: int) -> tuple[Cell, ...]:
 
 def find_tables(text: str) -> list[Table]:
     """Every table in `text`: pipe tables (a header row, a |---| rule, rows) and plain-text ones (a header line
-    of at least two cells without digits, then lines of as many cells, columns split by tabs or 2+ spaces)."""
+    of at least two short cells without digits or sentence punctuation, then lines of as many cells with a
+    digit, columns split by tabs or 2+ spaces)."""
     lines = _lines(text)
     tables: list[Table] = []
     i = 0
@@ -114,9 +117,9 @@ def _is_rule(text: str, start: int, end: int) -> bool:
 def _plain_table(text: str, lines: list[tuple[int, int]], i: int) -> tuple[Table, int] | None:
     start, end = lines[i]
     header_cells = _plain_cells(text, start, end)
-    if len(header_cells) < 2 or "|" in text[start:end] or any(re.search(r"\d", c.text) for c in header_cells):
+    if len(header_cells) < 2 or "|" in text[start:end] or not all(_HEADER_CELL.match(c.text) for c in header_cells):
         return None
-    if not _PLAIN_SPLIT.search(text[start:end].strip()):
+    if any(len(c.text.split()) > 4 for c in header_cells) or not _PLAIN_SPLIT.search(text[start:end].strip()):
         return None
     j, rows = i + 1, []
     while j < len(lines):

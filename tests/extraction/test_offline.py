@@ -450,3 +450,7 @@ def test_a_correction_without_the_name_cites_what_it_corrects_and_is_grounded() 
     result = answer("api_error_rate", first, fix)
     assert [e.quote for e in result.evidence] == ["correction: it was 4.1%, not 3.1%", "error rate is 3.1% today"]
     assert ground(result, CATALOG.metric("api_error_rate"), [first, fix]).grounded
+
+
+def test_prose_with_double_spaces_is_read_as_prose_not_as_a_table() -> None:
+    assert answer("p95_latency_ms", msg("Quiet day  all good\np95 at  450ms")).value == 450
