@@ -313,6 +313,8 @@ def _table_readings(
                 order = doc_index * 10_000 + 5_000 + row_no
                 sentence = _Sentence(doc, order, row.start, row.end)
                 reading = _cell_reading(row.cells[col], header, sentence, unit, stats, wanted, score)
+                if reading is not None and _narrower(metric, f"{header} {label}"):
+                    reading = replace(reading, governed=False)
                 found.append((score, reading))
     if not found:
         return []
@@ -342,6 +344,17 @@ def _is_day(row: Row, column: int, day: date) -> bool:
 def _cell_claimed(metric: Metric, named: int, context: list[str], catalog: Catalog) -> bool:
     """Another metric whose names fit the cell better (with more words) owns it."""
     return any(cell_score(m, context)[0] > named for m in catalog.metrics if m.id != metric.id)
+
+
+def _narrower(metric: Metric, words: str) -> bool:
+    """Header and row label say more than the metric's names and description ("Regressions (primary)" for a
+    metric of all regressions): the cell is one kind of the thing, so it ranks below a number that counts it."""
+    statistic_words = {w for spellings in _STATISTICS.values() for w in spellings}
+    known = vocabulary(metric)
+    return any(
+        stem(w) not in known and w.lower() not in statistic_words and not w.isdigit() and len(w) > 2
+        for w in words_of(words)
+    )
 
 
 def _cell_reading(

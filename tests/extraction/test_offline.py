@@ -454,3 +454,18 @@ def test_a_correction_without_the_name_cites_what_it_corrects_and_is_grounded() 
 
 def test_prose_with_double_spaces_is_read_as_prose_not_as_a_table() -> None:
     assert answer("p95_latency_ms", msg("Quiet day  all good\np95 at  450ms")).value == 450
+
+
+def test_a_count_before_its_noun_beats_a_table_row_of_one_kind_of_it() -> None:
+    """Issue 17's catalog (regressions, improvements, mixed) over a triage report: "Regressions (primary)" in the
+    summary table is one kind of regression; "3 Regressions" counts them all."""
+    source = doc(
+        "**Summary**:\n\n"
+        + TABLE.format(mean="0.4%", count=21)
+        + "| Improvements (primary) | -0.8% | [-2.7%, -0.3%] | 6 |\n\n"
+        + "3 Regressions, 1 Improvements, 9 Mixed; 0 of them in rollups\n"
+    )
+    request = ExtractionRequest(DAY, "docs", tuple(TRIAGE.metric_ids), (source,))
+    answers = {a.metric_id: a for a in extract_answers(request, TRIAGE)}
+    assert {m: a.value for m, a in answers.items()} == {"perf_regressions": 3, "perf_improvements": 1, "perf_mixed": 9}
+    assert all(a.confidence >= 0.7 for a in answers.values())
