@@ -136,7 +136,7 @@ _FUNCTION_WORD_TEXT = (
     "across into onto within without via all both either plus minus has have had do does did will would can "
     "could should may might must am pm"
 )
-_FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
+FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def _noun(text: str, end: int) -> str | None:
     if following is None:
         return None
     word = following.group("noun").lower()
-    return None if word in _FUNCTION_WORDS else word
+    return None if word in FUNCTION_WORDS else word
 
 
 def _mark_transitions(text: str, quantities: list[Quantity]) -> list[Quantity]:

@@ -22,6 +22,7 @@ from kpi_pipeline.catalog import Catalog, Metric
 from kpi_pipeline.extraction.injection import looks_like_instruction
 from kpi_pipeline.extraction.matching import Mention, cell_score, metric_mentions, stem, vocabulary, words_of
 from kpi_pipeline.extraction.numbers import (
+    FUNCTION_WORDS,
     Conversion,
     MetricUnit,
     Quantity,
@@ -85,6 +86,7 @@ _CURRENT = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\n+|(?<=[.!?;])\s+(?=\S)|\s+\|\s+|(?<=\S)\s+[-•·]\s+(?=\S)")
+_NOUN_PHRASE = re.compile(r"[^.,;:!?()\[\]|\n]*")
 _COUNTED = re.compile(r"\d\s+$")  # a word right after a bare number: what that number counts
 _OF_AFTER = re.compile(r"^\s*of\b", re.IGNORECASE)
 IN_WORDS_ASSUMPTION = "number written in words"
@@ -219,7 +221,7 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         if q.range is not None:
             continue  # one end of "[0.1%, 1.8%]" or "3-5" is not the metric's value
         governed = _governs(q, mentions, text)
-        if q.noun and not governed and stem(q.noun) not in vocabulary(metric):
+        if q.noun and not governed and not _counts_the_metric(metric, text[q.end :]):
             continue  # "1 Improvements" counts improvements, whatever metric is named nearby
         distance = 0 if governed else min(_distance(m, q, text) for m in mentions)
         if _claimed_by_rival(q, distance, rivals, text):
@@ -231,6 +233,21 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         readings.append(replace(reading, shared_with=shared))
     numerals = [r for r in readings if not r.quantity.in_words]
     return numerals or readings
+
+
+def _counts_the_metric(metric: Metric, after: str) -> bool:
+    """Is the head of the noun phrase after a bare number a word of the metric's names or description? The
+    head is its first plural word, else its last (at most three words, up to punctuation or a function word):
+    "120 new accounts", "2221 individual account recovery requests" (requests, not accounts)."""
+    phrase = _NOUN_PHRASE.match(after)
+    words: list[str] = []
+    for word in words_of(phrase.group(0)) if phrase else []:
+        if word.lower() in FUNCTION_WORDS or len(words) == 3:
+            break
+        words.append(word)
+    plural = [w for w in words if len(w) > 3 and w.lower().endswith("s") and not w.lower().endswith("ss")]
+    head = plural[0] if plural else words[-1] if words else ""
+    return bool(head) and stem(head) in vocabulary(metric)
 
 
 def _governs(q: Quantity, mentions: list[Mention], text: str) -> bool:

@@ -469,3 +469,21 @@ def test_a_count_before_its_noun_beats_a_table_row_of_one_kind_of_it() -> None:
     answers = {a.metric_id: a for a in extract_answers(request, TRIAGE)}
     assert {m: a.value for m, a in answers.items()} == {"perf_regressions": 3, "perf_improvements": 1, "perf_mixed": 9}
     assert all(a.confidence >= 0.7 for a in answers.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Signups: 120 new accounts today.", 120),  # the head of "new accounts" is a word of the description
+        ("Accounts: 2221 individual account recovery requests resolved", None),  # it counts requests (PyPI's blog)
+    ],
+)
+def test_the_head_of_the_noun_phrase_says_what_a_number_counts(text: str, value: float | None) -> None:
+    catalog = parse_catalog(
+        {
+            "metrics": [
+                {"id": "signups", "description": "New accounts that day", "unit": "count", "aliases": ["accounts"]}
+            ]
+        }
+    )
+    assert answer("signups", doc(text), catalog=catalog).value == value
