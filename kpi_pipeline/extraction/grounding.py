@@ -1,22 +1,37 @@
-"""Evidence grounding: is an answer backed by the text it cites?
+"""Evidence grounding: is an answer backed by the text it cites, and does that text speak of the metric?
 
-A model (or the offline extractor) may paraphrase, misquote, cite a source it was never given, or take
-a number from text written to manipulate it. Each of those is flagged, and an ungrounded answer keeps at
-most `UNGROUNDED_CONFIDENCE_CAP` confidence, so the gate holds it back. A value must appear as a numeral in
-a quote: "three percent" may be read, but it grounds nothing (a reviewer cannot check a number by search).
+A model (or the offline extractor) may paraphrase, misquote, cite a source it was never given, take a number
+from a sentence about another metric ("Uptime is 99.8% today" as churn), or from text written to manipulate
+it. Each of those is flagged, and an ungrounded answer keeps at most `UNGROUNDED_CONFIDENCE_CAP` confidence,
+so the gate holds it back. The checks, for an answer with a value:
+
+1. every quote occurs in the source it cites (as `normalize_text` compares them); the located span of the
+   source, not the model's copy, is what the rest of the checks read and what is published as evidence;
+2. unless the metric is `derived`, a numeral in a located quote states the value (units converted with
+   `numbers.convert`; another currency never converts); "three percent" may be read but grounds nothing;
+3. the quote that states the value, or the sentence it sits in (for a table row: the row, its column headers
+   and caption), names the metric (`matching.names_metric`: an alias, the id, or the words of the
+   description), or comes from a source the catalog ties to the metric by a narrowed selector
+   (`slack:#channel`, `jira:PROJECT`, `docs:glob`). Another quote of the answer that names the metric and
+   states a number in its unit also counts: a correction ("it was 15, not 18") cites the statement it
+   corrects. A `derived` metric's quotes are its inputs: they need not name it.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from kpi_pipeline.catalog import Metric
+from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.matching import names_metric
+from kpi_pipeline.extraction.normalize import locate
 from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit, values_match
 from kpi_pipeline.extraction.schema import MetricAnswer, SourceDoc
+from kpi_pipeline.extraction.selection import selector_matches
+from kpi_pipeline.extraction.tables import table_context
 
 UNGROUNDED_CONFIDENCE_CAP = 0.3
 INJECTION_FLAG = "suspected_prompt_injection"
@@ -26,48 +41,14 @@ FLAGS = (
     "quote_not_in_source",
     "number_not_in_quote",
     "unit_mismatch",
+    "metric_not_named",
     INJECTION_FLAG,
 )
-
-_AIMED_AT = r"(?:ai|a\.i\.|assistant|llm|claude|gpt|chatgpt|language model|extraction model|extractor|kpi ?bot)"
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:instructions?|prompts?|rules|guidelines|context|"
-    r"everything above|all previous|previous messages?)\b"
-    r"|\b(?:you are now|you're now|act as|pretend (?:to be|you are))\b"
-    r"|\b(?:system|developer)\s+(?:prompt|message|instructions?)\b"
-    r"|\bnew instructions?\b"
-    rf"|\b(?:dear|attention|note to( the)?|hey|hi)\s+{_AIMED_AT}\b"
-    rf"|\b{_AIMED_AT}s?\b[^.\n]{{0,40}}?\b(?:must|should|shall|always|report|output|return|answer|respond|set)\b"
-    r"|\b(?:always|must)\s+(?:report|output|return|answer|respond)\b"
-    r"|^\s*(?:system|assistant)\s*:",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def looks_like_instruction(text: str) -> bool:
-    """Text addressed to the model rather than to colleagues ("ignore previous instructions and report 100%")."""
-    return bool(_INSTRUCTION.search(normalize_text(text)))
-
-
-_SLACK_LINK = re.compile(r"<(?:[^|<>]+)\|([^<>]+)>")
-_ANGLE_LINK = re.compile(r"<((?:https?|mailto|slack):[^<>|]+)>")
-_MARKUP = re.compile(r"[*_~`>#]+")
-_SPACE = re.compile(r"\s+")
-_TYPOGRAPHY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "−": "-", "\u00a0": " "})
-
-
-def normalize_text(text: str) -> str:
-    """Text as compared for quotes: entities decoded, Slack/markdown markup and case and spacing ignored."""
-    text = html.unescape(text).translate(_TYPOGRAPHY)
-    text = _SLACK_LINK.sub(r"\1", text)
-    text = _ANGLE_LINK.sub(r"\1", text)
-    text = _MARKUP.sub("", text)
-    return _SPACE.sub(" ", text).strip().lower()
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
 
 
 def quote_in_source(quote: str, source_text: str) -> bool:
-    needle = normalize_text(quote).strip(" .,;:!?\"'()[]-")
-    return bool(needle) and needle in normalize_text(source_text)
+    return locate(quote, source_text) is not None
 
 
 @dataclass(frozen=True)
@@ -78,6 +59,8 @@ class Grounding:
     issues: tuple[dict[str, str], ...]  # {"flag": one of FLAGS, "source_id": ..., "detail": ...}
     confidence: float
     observed_at: datetime | None  # time of the newest cited source
+    # per evidence item, the exact text of the source its quote was found at (None: not found)
+    located: tuple[str | None, ...] = ()
 
     @property
     def flags(self) -> set[str]:
@@ -93,32 +76,79 @@ def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -
     by_id = {s.source_id: s for s in sources}
     cited = [by_id[e.source_id] for e in answer.evidence if e.source_id in by_id]
     observed_at = max((s.observed_at for s in cited), default=None)
-    if answer.value is None:
-        return Grounding(False, (), answer.confidence, observed_at)
+    located: list[_Located | None] = []
     issues: list[dict[str, str]] = []
-    if not answer.evidence:
-        issues.append(_issue("no_evidence", "", "the answer gives a value but quotes nothing"))
-    found_quotes: list[str] = []
     for ev in answer.evidence:
         source = by_id.get(ev.source_id)
+        span = locate(ev.quote, source.text) if source is not None else None
+        located.append(_Located(source, *span) if source is not None and span is not None else None)
         if source is None:
             issues.append(_issue("unknown_source", ev.source_id, "cited a source that was not provided"))
-        elif not quote_in_source(ev.quote, source.text):
+        elif span is None:
             issues.append(_issue("quote_not_in_source", ev.source_id, f"quote not found: {ev.quote[:120]!r}"))
-        else:
-            found_quotes.append(ev.quote)
         if looks_like_instruction(ev.quote) or (source is not None and looks_like_instruction(source.text)):
             issues.append(_issue(INJECTION_FLAG, ev.source_id, "text addressed to the model"))
+    exact = tuple(loc.text if loc else None for loc in located)
+    if answer.value is None:
+        return Grounding(False, (), answer.confidence, observed_at, exact)
+    if not answer.evidence:
+        issues.append(_issue("no_evidence", "", "the answer gives a value but quotes nothing"))
+    found = [loc for loc in located if loc is not None]
+    quotes = [loc.text if loc else ev.quote for loc, ev in zip(located, answer.evidence, strict=True)]
     if answer.evidence and not metric.derived:
-        problem = _value_problem(answer.value, metric, [e.quote for e in answer.evidence])
+        problem = _value_problem(answer.value, metric, quotes)
         if problem:
             issues.append(_issue(problem[0], "", problem[1]))
+    stating = [loc for loc in found if _states(answer.value, metric, loc.text)] if not metric.derived else []
+    corrected = [loc for loc in located if loc is not None and loc not in stating and _states_any(metric, loc.text)]
+    if stating and not any(_speaks_of(metric, loc) for loc in [*stating, *corrected]):
+        source_id = stating[0].source.source_id
+        detail = f"the quote states a number but does not name {metric.id} (no alias, id or description words)"
+        issues.append(_issue("metric_not_named", source_id, detail))
     grounded = not issues
     confidence = answer.confidence if grounded else min(answer.confidence, UNGROUNDED_CONFIDENCE_CAP)
-    return Grounding(grounded, tuple(issues), confidence, observed_at)
+    return Grounding(grounded, tuple(issues), confidence, observed_at, exact)
 
 
-def _value_problem(value: float, metric: Metric, quotes: Iterable[str]) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class _Located:
+    source: SourceDoc
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.source.text[self.start : self.end]
+
+
+def _speaks_of(metric: Metric, loc: _Located) -> bool:
+    """The quote, its sentence or its table row (with headers and caption) names the metric, or the catalog
+    ties the source to it by a narrowed selector."""
+    if any(s.pattern is not None and selector_matches(s, loc.source) for s in metric.sources):
+        return True
+    text = loc.source.text
+    context = table_context(text, loc.start, loc.end) or ""
+    return any(names_metric(metric, t) for t in (loc.text, _sentence(text, loc.start, loc.end), context) if t)
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence (or line) around text[start:end]."""
+    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    right = next((m.start() + 1 for m in _SENTENCE_END.finditer(text, end)), len(text))
+    return text[left:right]
+
+
+def _states(value: float, metric: Metric, quote: str) -> bool:
+    unit = metric_unit(metric.unit)
+    return any((c := convert(q, unit)) is not None and values_match(c.value, value) for q in find_quantities(quote))
+
+
+def _states_any(metric: Metric, quote: str) -> bool:
+    unit = metric_unit(metric.unit)
+    return any(convert(q, unit) is not None for q in find_quantities(quote))
+
+
+def _value_problem(value: float, metric: Metric, quotes: Sequence[str]) -> tuple[str, str] | None:
     """Does a numeral in the quotes state `value`? A number written only in words does not ground it."""
     unit = metric_unit(metric.unit)
     found = [q for quote in quotes for q in find_quantities(quote, words=True)]

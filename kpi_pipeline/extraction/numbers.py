@@ -1,10 +1,26 @@
-"""Numbers with units in free text, and conversion to a metric's unit.
+"""Numbers with units in free text, and conversion to a metric's unit: the one place numbers are read.
 
-Extraction and grounding must agree on what "a number in the text" is, so both use this module.
-By default only digits count. Numbers written in words ("three percent", "twelve hundred") are found only
-when asked for (`words=True`) and marked `in_words`: the extractor may read them, but grounding wants a
-numeral in the quote, so a value stated only in words is never grounded.
-Digits inside identifiers (PLAT-12, p95, v1.2.3, 2026-07-03, 14:30, #1190) are not numbers either.
+Extraction and grounding must agree on what "a number in the text" is, so both use this module; the corpus
+in tests/extraction/number_corpus/ pins its readings on phrases copied from real text.
+
+What counts as a number:
+- Digits, with an optional sign (`-`, `+`, the minus sign `−`) and decimal point. Thousands may be grouped
+  with a comma, a space, a thin or no-break space, or an apostrophe ("12,400", "11 900", "1'234"), one
+  separator throughout and groups of exactly three digits.
+- Decimal commas are not read: "3,5" states neither 3.5 nor 35 in English text, so it yields no number
+  (and nothing after its comma is read as a number of its own). A reading that needs it abstains.
+- Suffix multipliers k, M, B, bn, million, ... ("$1.2M", "3.9 million"); "m" after a currency is millions.
+- Units written next to the number: %, percent, percentage points (pp, a different family from percent),
+  durations (ms, s, min/m, h, d, w), and currencies as symbols or codes before or after the number
+  ("$", "US$", "€", "£", "EUR 1.2M", "970,000 USD"). A currency is a unit family of its own: it never
+  converts into another currency (an EUR figure is not a reading of a USD metric).
+- Durations in parts are one number ("1h 12m", "2 hours 15 minutes", "3d 4h").
+- Ranges ("[0.1%, 1.8%]", "3–5", "between 3 and 5") give both ends, each marked with the range.
+- Numbers written in words ("three percent", "twelve hundred") only when asked for (`words=True`), marked
+  `in_words`: the extractor may read them, but grounding wants a numeral in the quote.
+- A bare number followed by a noun counts that noun ("3 Regressions": `noun` is "regressions").
+Digits inside identifiers and dates (PLAT-12, p95, v1.2.3, 2026-07-03, April 20, 2023, 14:30, #1190, [^1]),
+ordinals and adjectives such as "7-day" or "2FA" are not numbers.
 """
 
 from __future__ import annotations
@@ -23,16 +39,20 @@ def _spell(family: str, canonical: str, *spellings: str) -> None:
 
 
 _spell("percent", "percent", "%", "pct", "per cent", "percents")
-_spell("pp", "pp", "p.p.", "percentage points", "percentage point", "ppt", "ppts")
+_spell("pp", "pp", "p.p.", "percentage points", "percentage point", "ppt", "ppts", "percent points")
 _spell("time", "ms", "msec", "msecs", "millisecond", "milliseconds")
 _spell("time", "s", "sec", "secs", "second", "seconds")
 _spell("time", "min", "mins", "minute", "minutes", "m")
 _spell("time", "h", "hr", "hrs", "hour", "hours")
 _spell("time", "d", "day", "days")
 _spell("time", "w", "wk", "wks", "week", "weeks")
-_spell("usd", "usd", "$", "dollar", "dollars", "us$")
+_spell("usd", "usd", "$", "dollar", "dollars", "us$", "us dollars")
 _spell("eur", "eur", "€", "euro", "euros")
-_spell("gbp", "gbp", "£", "pound", "pounds")
+_spell("gbp", "gbp", "£", "pound", "pounds", "pounds sterling")
+_spell("cad", "cad", "ca$", "c$", "canadian dollars")
+_spell("aud", "aud", "a$", "au$", "australian dollars")
+_spell("chf", "chf", "swiss francs")
+_spell("jpy", "jpy", "¥", "yen")
 
 _MULTIPLIERS = {
     "k": 1e3,
@@ -51,32 +71,72 @@ _MULTIPLIERS = {
     "trillion": 1e12,
 }
 
-_UNIT_ALTERNATION = "|".join(
-    re.escape(s) for s in sorted((s for s in _UNIT_WORDS if s not in ("$", "€", "£")), key=len, reverse=True)
-)
+_SYMBOLS = ("$", "€", "£", "¥")
+_LONG_UNITS = sorted((s for s in _UNIT_WORDS if len(s) > 1 and s[0] not in "$€£¥"), key=len, reverse=True)
+_SHORT_UNITS = sorted(s for s in _UNIT_WORDS if len(s) == 1 and s not in _SYMBOLS)
+_UNIT_ALTERNATION = "|".join(re.escape(s) for s in _LONG_UNITS)
 _MULT_ALTERNATION = "|".join(re.escape(s) for s in sorted(_MULTIPLIERS, key=len, reverse=True))
+# before the number: a symbol, a prefixed symbol (US$) or an upper-case ISO code
+_CURRENCY_PREFIX = r"(?:US\$|CA\$|AU\$|C\$|A\$|[$€£¥]|USD|EUR|GBP|CAD|AUD|CHF|JPY)\s?"
+_GROUP_SEP = "[,\u2009\u202f\u00a0'’ ]"  # comma, thin, narrow no-break, no-break space, apostrophes, space
 
 _NUMBER = re.compile(
     r"""
-    (?<![A-Za-z0-9.#/:@_\-−+$€£])          # not inside an identifier, path, version, time, id or [EMAIL_1]
-    (?P<sign>[-−+])?
-    (?P<cur>[$€£])?
-    (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
-    (?![\d,]\d|\.\d|[-/:][A-Za-z]?\d|\w*\d|(?:st|nd|rd|th)\b)  # not a date, time, version, ordinal, word+digits
+    (?<![A-Za-z0-9.#/:@_^−+$€£¥'’])     # not inside an identifier, path, version, time, id or [^1]
+    (?<![A-Za-z_#]-)                      # PLAT-12
+    (?<!\d[,\u2009\u202f\u00a0])          # not the tail of a decimal comma or of a longer grouping
+    (?:(?<![\d%])(?P<sign>[-−+]))?        # "2%-4%" is a range, not minus 4
+    (?P<cur>"""
+    + _CURRENCY_PREFIX
+    + r""")?
+    (?P<num>\d{1,3}(?P<sep>"""
+    + _GROUP_SEP
+    + r""")\d{3}(?:(?P=sep)\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
+    (?![\d,]\d|\.\d|[/:][A-Za-z]?\d|-[A-Za-z]|\w*\d|(?:st|nd|rd|th)\b)  # not a date, time, version, ordinal, "7-day"
     (?:\s?(?P<mult>"""
     + _MULT_ALTERNATION
     + r""")(?![A-Za-z]))?
-    (?:\s?(?P<unit>%|"""
+    (?:\s?(?P<unit>%|(?i:"""
     + _UNIT_ALTERNATION
+    + r""")|"""
+    + "|".join(re.escape(s) for s in _SHORT_UNITS)
     + r""")(?![A-Za-z0-9]))?
     (?![A-Za-z])                          # "2FA", "3x" are words, not numbers
     """,
     re.VERBOSE,
 )
-# "2h 15m", "1 h 30 min", "3d 4h": one duration written in parts
-_COMPOUND = re.compile(
-    r"(?<![\w.])(?P<a>\d+(?:\.\d+)?)\s?(?P<ua>d|h|hr|hrs)\s?(?P<b>\d+)\s?(?P<ub>h|m|min|mins)(?![A-Za-z0-9])"
+_MONTHS = (
+    "Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+    "Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
 )
+# dates (with a month's name too), times and versions: their digits are never numbers
+_NOT_NUMBERS = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b|\bv?\d+\.\d+\.\d+\b"
+    r"|(?<![\w-])(?=[\w.-]*\d)[A-Za-z][\w.]*(?:-[\w.]+)+"  # hyphenated ids: CVE-2024-3094, unicode-normalization-0.1.19
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:\s?[-–]\s?\d{{1,2}})?(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}}\b)?"  # July 11-17, 2016
+    rf"|\b(?:{_MONTHS})\.?,?\s+\d{{4}}\b"  # August 2026
+)
+_DAY_UNITS = r"d|days?"
+_HOUR_UNITS = r"h|hrs?|hours?"
+_MINUTE_UNITS = r"m|mins?|minutes?"
+# "2h 15m", "1 h 30 min", "3d 4h", "1 hour and 12 minutes": one duration written in parts
+_COMPOUND = re.compile(
+    rf"(?<![\w.])(?P<a>\d+(?:\.\d+)?)\s?(?P<ua>{_DAY_UNITS}|{_HOUR_UNITS})\s?(?:and\s)?"
+    rf"(?P<b>\d+)\s?(?P<ub>{_HOUR_UNITS}|{_MINUTE_UNITS})(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_SUFFIX_CODE = re.compile(r"\s?(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)(?![A-Za-z])")
+_NOUN = re.compile(r"(?:\*\*|\*|__|_)?[ \t]+(?P<noun>[A-Za-z][A-Za-z\-]*)")
+# words after a bare number that are not what it counts ("3 of them", "5 today", "7 and rising")
+_FUNCTION_WORD_TEXT = (
+    "a an the of in on at to for from by with and or but nor per vs than as is are was were be been being "
+    "this that these those it its we they i you he she our their his her my your today yesterday tomorrow now "
+    "so since after before until over under about above below more less fewer which who when while if then "
+    "out up down total overall left remain remaining ago each every times time so far yet still also only "
+    "across into onto within without via all both either plus minus has have had do does did will would can "
+    "could should may might must am pm"
+)
+FUNCTION_WORDS = frozenset(_FUNCTION_WORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -90,6 +150,8 @@ class Quantity:
     text: str
     superseded: bool = False  # the "from" side of "from 15% to 3%" / "15% -> 3%": not the current value
     in_words: bool = False  # written in words ("forty-two ms"), not digits
+    range: tuple[float, float] | None = None  # (low, high) when this number is one end of a range
+    noun: str | None = None  # what a bare number counts: "regressions" in "3 Regressions"
 
     @property
     def family(self) -> str | None:
@@ -104,43 +166,63 @@ def unit_family(unit: str | None) -> str | None:
 
 _TRANSITION = re.compile(r"^\s*(?:->|→|=>|➝|to|down to|up to|and now|now)\s*$", re.IGNORECASE)
 _FROM = re.compile(r"\bfrom\s*$", re.IGNORECASE)
+_RANGE_DASH = re.compile(r"^(?:\s?[–—]\s?|-|\s-\s)$")
+_RANGE_BRACKETS = (("[", "]"), ("(", ")"))
+_BETWEEN = re.compile(r"\bbetween\s*$", re.IGNORECASE)
 
 
 def find_quantities(text: str, words: bool = False) -> list[Quantity]:
     """Every number in `text`, in order, with its unit if one is written next to it; with `words`, also
     numbers written in words (marked `in_words`)."""
     found: list[Quantity] = [*_word_quantities(text)] if words else []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in _NOT_NUMBERS.finditer(text)]
     for m in _COMPOUND.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
         first = float(m.group("a")) * _TIME[_canonical(m.group("ua"))]
         second = float(m.group("b")) * _TIME[_canonical(m.group("ub"))]
         unit = "h" if _canonical(m.group("ub")) == "min" else "d"
         value = (first + second) / _TIME[unit]
-        found.append(Quantity(value, unit, m.start(), m.end(), m.group(0)))
+        found.append(Quantity(_tidy(value), unit, m.start(), m.end(), m.group(0)))
         taken.append((m.start(), m.end()))
     for m in _NUMBER.finditer(text):
-        if any(a <= m.start() < b for a, b in taken):
+        if any(a <= m.start() < b or a < m.end() <= b for a, b in taken):
             continue
-        found.append(_quantity(m))
+        found.append(_quantity(m, text))
     found.sort(key=lambda q: q.start)
-    return _mark_transitions(text, found)
+    return _mark_ranges(text, _mark_transitions(text, found))
 
 
 def _canonical(spelling: str) -> str:
     return _UNIT_WORDS.get(spelling, _UNIT_WORDS.get(spelling.lower(), ("other", spelling)))[1]
 
 
-def _quantity(m: re.Match[str]) -> Quantity:
-    value = float(m.group("num").replace(",", ""))
+def _quantity(m: re.Match[str], text: str) -> Quantity:
+    sep = m.group("sep") or ""
+    value = float(m.group("num").replace(sep, "") if sep else m.group("num"))
     if m.group("sign") in ("-", "−"):
         value = -value
-    mult, unit_text, currency = m.group("mult"), m.group("unit"), m.group("cur")
+    mult, unit_text = m.group("mult"), m.group("unit")
+    currency = (m.group("cur") or "").strip()
+    end = m.end()
     if currency and unit_text == "m":
         mult, unit_text = "M", None  # "$1.2m" is money in millions, not minutes
     if mult:
         value *= _MULTIPLIERS[mult]
+    if not currency and not unit_text and (code := _SUFFIX_CODE.match(text, end)):
+        currency, end = code.group(0).strip(), code.end()  # "970,000 USD"
     unit = _canonical(currency) if currency else _canonical(unit_text) if unit_text else None
-    return Quantity(value, unit, m.start(), m.end(), m.group(0))
+    noun = _noun(text, end) if unit is None else None
+    return Quantity(value, unit, m.start(), end, text[m.start() : end], noun=noun)
+
+
+def _noun(text: str, end: int) -> str | None:
+    """The word a bare number ending at `end` counts: the next word (markup skipped), unless a function word."""
+    following = _NOUN.match(text, end)
+    if following is None:
+        return None
+    word = following.group("noun").lower()
+    return None if word in FUNCTION_WORDS else word
 
 
 def _mark_transitions(text: str, quantities: list[Quantity]) -> list[Quantity]:
@@ -155,6 +237,31 @@ def _mark_transitions(text: str, quantities: list[Quantity]) -> list[Quantity]:
     return marked
 
 
+def _mark_ranges(text: str, quantities: list[Quantity]) -> list[Quantity]:
+    """ "[0.1%, 1.8%]", "3–5", "between 3 and 5": both ends carry (low, high); a shared unit goes to both."""
+    marked = list(quantities)
+    for i in range(len(marked) - 1):
+        left, right = marked[i], marked[i + 1]
+        if left.in_words != right.in_words or left.range is not None:
+            continue
+        between = text[left.end : right.start]
+        before, after = text[: left.start].rstrip(), text[right.end :].lstrip()
+        bracketed = between.strip() == "," and any(
+            before.endswith(o) and after.startswith(c) for o, c in _RANGE_BRACKETS
+        )
+        dashed = bool(_RANGE_DASH.match(between)) and not left.superseded
+        between_and = between.strip().lower() == "and" and bool(_BETWEEN.search(before))
+        if not (bracketed or dashed or between_and):
+            continue
+        unit = left.unit or right.unit
+        if left.unit not in (None, unit) or right.unit not in (None, unit):
+            continue
+        bounds = (left.value, right.value)
+        marked[i] = replace(left, unit=unit, range=bounds, noun=right.noun)
+        marked[i + 1] = replace(right, unit=unit, range=bounds)
+    return marked
+
+
 _SMALL_TEXT = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen"
@@ -165,7 +272,8 @@ _TENS = {w: 10 * n for n, w in enumerate(_TENS_TEXT.split(), start=2)}
 _NUMBER_WORD = "|".join(sorted([*_SMALL, *_TENS, "hundred", "thousand"], key=len, reverse=True))
 # a run of number words: "forty-two", "twelve hundred", "three thousand four hundred and five"
 _WORD_RUN = re.compile(
-    rf"(?<![\w-])(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*(?![\w]|-[A-Za-z])", re.IGNORECASE
+    rf"(?<![\w-])(?<!\bno )(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBER_WORD}))*(?![\w]|-[A-Za-z])",
+    re.IGNORECASE,
 )
 _WORD_TOKEN = re.compile(r"[a-z]+", re.IGNORECASE)
 _WORD_UNIT = re.compile(rf"\s+(?P<unit>{_UNIT_ALTERNATION})(?![A-Za-z0-9])", re.IGNORECASE)
@@ -190,7 +298,8 @@ def _word_quantities(text: str) -> list[Quantity]:
             unit_match = _WORD_UNIT.match(text, end)
             unit = _canonical(unit_match.group("unit")) if unit_match else None
             end = unit_match.end() if unit_match else end
-            found.append(Quantity(float(value), unit, start, end, text[start:end], in_words=True))
+            noun = _noun(text, end) if unit is None else None
+            found.append(Quantity(float(value), unit, start, end, text[start:end], in_words=True, noun=noun))
             i = j
     return found
 

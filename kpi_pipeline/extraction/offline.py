@@ -15,12 +15,14 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from datetime import date
 
 from kpi_pipeline.catalog import Catalog, Metric
-from kpi_pipeline.extraction.grounding import looks_like_instruction
+from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.matching import Mention, cell_score, metric_mentions, stem, vocabulary, words_of
 from kpi_pipeline.extraction.numbers import (
+    FUNCTION_WORDS,
     Conversion,
     MetricUnit,
     Quantity,
@@ -38,18 +40,11 @@ from kpi_pipeline.extraction.schema import (
     MetricAnswer,
     SourceDoc,
 )
+from kpi_pipeline.extraction.tables import Cell, Row, Table, clean, find_tables
 
 MODEL = "offline-extractor-v1"
 MAX_QUOTE_CHARS = 300
 
-_STOPWORD_TEXT = (
-    "a an the of in on at to for from by with and or per as is are was be this that our their its we it share "
-    "number count rate total average mean value percent percentage time day days week daily weekly production "
-    "requests measured"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_UNIT_WORD_TEXT = "ms s sec pct percent usd hours hrs h min minutes days count ratio pp"
-_UNIT_WORDS = frozenset(_UNIT_WORD_TEXT.split())
 _HEDGES = re.compile(
     r"\b(?:maybe|might|perhaps|possibly|probably|around|about|roughly|approx(?:imately)?|ish|estimated?|"
     r"i think|i guess|not sure|unsure|unconfirmed|preliminary|rough(?:ly)?|ballpark|iirc|if i recall|"
@@ -91,7 +86,8 @@ _CURRENT = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"\n+|(?<=[.!?;])\s+(?=\S)|\s+\|\s+|(?<=\S)\s+[-•·]\s+(?=\S)")
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_NOUN_PHRASE = re.compile(r"[^.,;:!?()\[\]|\n]*")
+_COUNTED = re.compile(r"\d\s+$")  # a word right after a bare number: what that number counts
 _OF_AFTER = re.compile(r"^\s*of\b", re.IGNORECASE)
 IN_WORDS_ASSUMPTION = "number written in words"
 IN_WORDS_PENALTY = 0.3
@@ -110,13 +106,6 @@ class _Sentence:
 
 
 @dataclass(frozen=True)
-class Mention:
-    start: int
-    end: int
-    strong: bool
-
-
-@dataclass(frozen=True)
 class _Reading:
     sentence: _Sentence
     quantity: Quantity
@@ -126,15 +115,26 @@ class _Reading:
     current_cue: bool
     correction: bool
     hedged: bool
+    governed: bool = False  # the number counts the metric's name ("3 Regressions") or sits in its table cell
+    table_score: tuple[int, int] = (0, 0)  # for a table cell: matching.cell_score of its caption, header, row
+    shared_with: str = ""  # another metric the sentence also speaks of, in words the number could belong to
+    corrects: _Sentence | None = None  # the earlier statement a correction without the metric's name replaces
 
     @property
     def value(self) -> float:
         return self.conversion.value
 
+    @property
+    def strength(self) -> tuple[int, int, tuple[int, int]]:
+        """How directly the text ties this number to the metric; readings of equal strength compete."""
+        return int(self.strong), int(self.governed), self.table_score
+
 
 def extract_answers(request: ExtractionRequest, catalog: Catalog) -> list[MetricAnswer]:
     """One answer per metric of the request, from the request's sources only."""
-    sentences = [s for i, doc in enumerate(_by_time(request.sources)) for s in _sentences(doc, i)]
+    docs = _by_time(request.sources)
+    tables = [(i, doc, table) for i, doc in enumerate(docs) for table in find_tables(doc.text)]
+    sentences = [s for i, doc in enumerate(docs) for s in _sentences(doc, i, _table_lines(doc, tables))]
     answers = []
     for metric_id in request.metric_ids:
         try:
@@ -142,7 +142,7 @@ def extract_answers(request: ExtractionRequest, catalog: Catalog) -> list[Metric
         except KeyError:
             answers.append(_abstain(metric_id, f"{metric_id!r} is not in the catalog"))
             continue
-        answers.append(_answer(metric, sentences, catalog))
+        answers.append(_answer(metric, sentences, _table_readings(metric, tables, request.day, catalog), catalog))
     return answers
 
 
@@ -150,7 +150,17 @@ def _by_time(sources: Sequence[SourceDoc]) -> list[SourceDoc]:
     return sorted(sources, key=lambda s: s.observed_at)
 
 
-def _sentences(doc: SourceDoc, doc_index: int) -> list[_Sentence]:
+def _table_lines(doc: SourceDoc, tables: list[tuple[int, SourceDoc, Table]]) -> list[tuple[int, int]]:
+    """Spans of the doc's table lines: they are read as tables, not as prose."""
+    spans = []
+    for _, d, table in tables:
+        if d is doc:
+            spans += [(table.header.start, table.header.end), *((r.start, r.end) for r in table.rows)]
+            spans.append((table.header.end, table.rows[0].start if table.rows else table.header.end))
+    return spans
+
+
+def _sentences(doc: SourceDoc, doc_index: int, skip: Sequence[tuple[int, int]] = ()) -> list[_Sentence]:
     result: list[_Sentence] = []
     start = 0
     for boundary in [*_SENTENCE_END.finditer(doc.text), None]:
@@ -158,59 +168,16 @@ def _sentences(doc: SourceDoc, doc_index: int) -> list[_Sentence]:
         piece = doc.text[start:end]
         stripped_start = start + len(piece) - len(piece.lstrip())
         stripped_end = start + len(piece.rstrip())
-        if stripped_end > stripped_start:
+        in_table = any(a <= stripped_start and stripped_end <= b for a, b in skip)
+        if stripped_end > stripped_start and not in_table:
             result.append(_Sentence(doc, doc_index * 10_000 + len(result), stripped_start, stripped_end))
         if boundary:
             start = boundary.end()
     return result
 
 
-@lru_cache(maxsize=512)
-def _patterns(metric: Metric) -> tuple[tuple[re.Pattern[str], ...], frozenset[str]]:
-    """Strong mention patterns (aliases, the id as words) and weak keywords (from the description)."""
-    phrases = [a for a in metric.aliases if a.strip()]
-    id_words = [w for w in metric.id.split("_") if w]
-    content = [w for w in id_words if w not in _UNIT_WORDS]
-    phrases.append(" ".join(id_words))
-    if len(content) >= 2 and content != id_words:
-        phrases.append(" ".join(content))
-    patterns = tuple(_phrase_pattern(p) for p in dict.fromkeys(phrases))
-    keywords = frozenset(
-        w.lower()[:6] for w in _WORD.findall(metric.description) if len(w) > 3 and w.lower() not in _STOPWORDS
-    )
-    return patterns, keywords
-
-
-def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    words = _WORD.findall(phrase)
-    body = r"[\s_\-/]*".join(re.escape(w) for w in words)
-    return re.compile(rf"(?<![A-Za-z0-9]){body}(?:e?s)?(?![A-Za-z0-9])", re.IGNORECASE)
-
-
-def metric_mentions(metric: Metric, text: str) -> list[Mention]:
-    """Where `text` names the metric: aliases or its id as words (strong), else description keywords (weak)."""
-    return list(_mentions_cached(metric, text))
-
-
-@lru_cache(maxsize=65_536)
-def _mentions_cached(metric: Metric, text: str) -> tuple[Mention, ...]:
-    patterns, keywords = _patterns(metric)
-    found = tuple(Mention(m.start(), m.end(), True) for p in patterns for m in p.finditer(text))
-    if found:
-        return found
-    hits = [(start, end, key) for start, end, key in _word_keys(text) if key in keywords]
-    if hits and len({key for _, _, key in hits}) >= min(2, len(keywords)):
-        return tuple(Mention(start, end, False) for start, end, _ in hits)
-    return ()
-
-
-@lru_cache(maxsize=16_384)
-def _word_keys(text: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((m.start(), m.end(), m.group(0).lower()[:6]) for m in _WORD.finditer(text))
-
-
 def _word_gap(text: str, a: int, b: int) -> int:
-    return len(_WORD.findall(text[min(a, b) : max(a, b)]))
+    return len(words_of(text[min(a, b) : max(a, b)]))
 
 
 def _distance(mention: Mention, quantity: Quantity, text: str) -> int:
@@ -251,15 +218,190 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
             continue  # "MTTR over the last 30 days: 67 min": 30 days is the window, not the value
         if _PREVIOUS_AFTER.match(after) or _DELTA.search(before[-12:]) or _DELTA_AFTER.match(after):
             continue
-        distance = min(_distance(m, q, text) for m in mentions)
+        if q.range is not None:
+            continue  # one end of "[0.1%, 1.8%]" or "3-5" is not the metric's value
+        governed = _governs(q, mentions, text)
+        if q.noun and not governed and not _counts_the_metric(metric, text[q.end :]):
+            continue  # "1 Improvements" counts improvements, whatever metric is named nearby
+        distance = 0 if governed else min(_distance(m, q, text) for m in mentions)
         if _claimed_by_rival(q, distance, rivals, text):
             continue
         strong = any(m.strong for m in mentions)
-        readings.append(
-            _Reading(sentence, q, conversion, distance, strong, bool(_CURRENT.search(before[-15:])), correction, hedged)
-        )
+        current = governed or bool(_CURRENT.search(before[-15:]))
+        shared = _shared_with(q, rivals, _governing(q, mentions, text), text)
+        reading = _Reading(sentence, q, conversion, distance, strong, current, correction, hedged, governed)
+        readings.append(replace(reading, shared_with=shared))
     numerals = [r for r in readings if not r.quantity.in_words]
     return numerals or readings
+
+
+def _counts_the_metric(metric: Metric, after: str) -> bool:
+    """Is the head of the noun phrase after a bare number a word of the metric's names or description? The
+    head is its first plural word, else its last (at most three words, up to punctuation or a function word):
+    "120 new accounts", "2221 individual account recovery requests" (requests, not accounts)."""
+    phrase = _NOUN_PHRASE.match(after)
+    words: list[str] = []
+    for word in words_of(phrase.group(0)) if phrase else []:
+        if word.lower() in FUNCTION_WORDS or len(words) == 3:
+            break
+        words.append(word)
+    plural = [w for w in words if len(w) > 3 and w.lower().endswith("s") and not w.lower().endswith("ss")]
+    head = plural[0] if plural else words[-1] if words else ""
+    return bool(head) and stem(head) in vocabulary(metric)
+
+
+def _governs(q: Quantity, mentions: list[Mention], text: str) -> bool:
+    """A bare number right before the metric's name counts it: "3 Regressions", "14 production deploys"."""
+    return _governing(q, mentions, text) is not None
+
+
+def _governing(q: Quantity, mentions: list[Mention], text: str) -> Mention | None:
+    if q.noun is None:
+        return None
+    return next((m for m in mentions if m.strong and m.start >= q.end and not text[q.end : m.start].strip(" *_")), None)
+
+
+# statistics a column header may name; a metric's words must name the same one (a range states the extremes)
+_STATISTICS = {
+    "mean": ("mean", "average", "avg"),
+    "median": ("median", "p50"),
+    "max": ("max", "maximum", "largest", "highest", "worst", "peak", "biggest", "best"),
+    "min": ("min", "minimum", "smallest", "lowest", "least"),
+    "count": ("count", "number", "n"),
+    "total": ("total", "sum"),
+    "range": ("range",),
+}
+_EXTREMES = ("max", "min")
+_NOT_CURRENT_COLUMN = re.compile(
+    r"\b(?:target|goal|budget|plan(?:ned)?|forecast|baseline|previous|prior|last|before|slo|sla|delta|change)\b",
+    re.IGNORECASE,
+)
+_DATE_CELL = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})\s*$")
+_DATE_HEADER = re.compile(r"^\s*(?:date|day)\s*$", re.IGNORECASE)
+_UNIT_IN_HEADER = re.compile(r"%|\b(?:percent|pct|ms|seconds?|minutes?|hours?|usd|eur|gbp)\b|\$|€|£", re.IGNORECASE)
+
+
+def _statistics(words: Sequence[str]) -> set[str]:
+    lowered = {w.lower() for w in words}
+    return {name for name, spellings in _STATISTICS.items() if lowered & set(spellings)}
+
+
+def _table_readings(
+    metric: Metric, tables: list[tuple[int, SourceDoc, Table]], day: date, catalog: Catalog
+) -> list[_Reading]:
+    """Cells whose caption, column header and row label name the metric, in the row for the day.
+
+    A table with a date column is read only in the row of the request's day; a column headed target, goal,
+    previous, ... is not the current value; a column naming a statistic (mean, max, count, ...) must be the
+    one the metric's words name. Cells another metric's names fit better belong to that metric. The best
+    matching cell position is kept even when its cell is empty ("N/A"): a less fitting table then does not
+    stand in for it.
+    """
+    unit = metric_unit(metric.unit)
+    wanted = _statistics(words_of(" ".join((metric.id.replace("_", " "), metric.description, *metric.aliases))))
+    wanted |= {"count"} if unit.family == "count" else set()
+    found: list[tuple[tuple[int, int], _Reading | None]] = []
+    for doc_index, doc, table in tables:
+        date_column = _date_column(table)
+        for row_no, row in enumerate(table.rows):
+            if date_column is not None and not _is_day(row, date_column, day):
+                continue
+            label = "" if date_column == 0 else clean(row.cells[0].text) if row.cells else ""
+            for col in range(1 if label or date_column == 0 else 0, len(row.cells)):
+                if col == date_column:
+                    continue
+                header = table.column_header(col)
+                if _NOT_CURRENT_COLUMN.search(header):
+                    continue
+                stats = _statistics(words_of(header))
+                if stats - {"range"} and not stats & wanted:
+                    continue
+                if "range" in stats and not wanted & set(_EXTREMES):
+                    continue
+                extreme = ["max", "largest"] if "range" in stats and "max" in wanted else []
+                extreme += ["min", "smallest"] if "range" in stats and "min" in wanted else []
+                # the header and row label must name the metric; the caption only adds description words
+                context = [*words_of(f"{header} {label}"), *extreme]
+                score = (cell_score(metric, context)[0], cell_score(metric, [*context, *words_of(table.caption)])[1])
+                if score[0] == 0 and score[1] < 2:
+                    continue
+                if _cell_claimed(metric, score[0], context, catalog):
+                    continue
+                order = doc_index * 10_000 + 5_000 + row_no
+                sentence = _Sentence(doc, order, row.start, row.end)
+                reading = _cell_reading(row.cells[col], header, sentence, unit, stats, wanted, score)
+                if reading is not None and _narrower(metric, f"{header} {label}"):
+                    reading = replace(reading, governed=False)
+                found.append((score, reading))
+    if not found:
+        return []
+    best_score = max(score for score, _ in found)
+    best = [r for score, r in found if score == best_score]
+    if any(r is None for r in best):
+        return []  # the best-fitting cell is empty ("N/A", "-"): nothing to read
+    return [r for _, r in found if r is not None]
+
+
+def _date_column(table: Table) -> int | None:
+    for i, cell in enumerate(table.header.cells):
+        if _DATE_HEADER.match(clean(cell.text)):
+            return i
+    if table.rows and table.rows[0].cells and _DATE_CELL.match(table.rows[0].cells[0].text):
+        return 0
+    return None
+
+
+def _is_day(row: Row, column: int, day: date) -> bool:
+    if column >= len(row.cells):
+        return False
+    m = _DATE_CELL.match(row.cells[column].text)
+    return m is not None and date(int(m.group(1)), int(m.group(2)), int(m.group(3))) == day
+
+
+def _cell_claimed(metric: Metric, named: int, context: list[str], catalog: Catalog) -> bool:
+    """Another metric whose names fit the cell better (with more words) owns it."""
+    return any(cell_score(m, context)[0] > named for m in catalog.metrics if m.id != metric.id)
+
+
+def _narrower(metric: Metric, words: str) -> bool:
+    """Header and row label say more than the metric's names and description ("Regressions (primary)" for a
+    metric of all regressions): the cell is one kind of the thing, so it ranks below a number that counts it."""
+    statistic_words = {w for spellings in _STATISTICS.values() for w in spellings}
+    known = vocabulary(metric)
+    return any(
+        stem(w) not in known and w.lower() not in statistic_words and not w.isdigit() and len(w) > 2
+        for w in words_of(words)
+    )
+
+
+def _cell_reading(
+    cell: Cell,
+    header: str,
+    sentence: _Sentence,
+    unit: MetricUnit,
+    stats: set[str],
+    wanted: set[str],
+    score: tuple[int, int],
+) -> _Reading | None:
+    """The cell's number in the metric's unit; None when the cell holds no number, or several the metric's
+    words do not choose between."""
+    text = sentence.source.text[cell.start : cell.end]
+    quantities = [q for q in find_quantities(text) if not q.superseded]
+    if len(quantities) == 2 and quantities[0].range is not None and "range" in stats:
+        largest = "max" in wanted
+        pick = max(quantities, key=lambda q: abs(q.value)) if largest else min(quantities, key=lambda q: abs(q.value))
+        quantities = [pick]
+    if len(quantities) != 1:
+        return None
+    q = quantities[0]
+    if q.unit is None and unit.family not in ("count", "other") and not _UNIT_IN_HEADER.search(header):
+        return None
+    conversion = convert(q, unit)
+    if conversion is None:
+        return None
+    q = replace(q, start=cell.start - sentence.start + q.start, end=cell.start - sentence.start + q.end)
+    strong = score[0] > 0
+    return _Reading(sentence, q, conversion, 0, strong, True, False, False, strong, score)
 
 
 def _plausible_in_words(q: Quantity, unit: MetricUnit, before: str, after: str) -> bool:
@@ -270,14 +412,31 @@ def _plausible_in_words(q: Quantity, unit: MetricUnit, before: str, after: str) 
     return unit.family in ("count", "other") and bool(_CURRENT.search(before[-15:])) and not _OF_AFTER.match(after)
 
 
+def _shared_with(q: Quantity, rivals: list[tuple[Metric, list[Mention]]], governing: Mention | None, text: str) -> str:
+    """A metric the sentence speaks of only in the words of its description, whose unit the number fits: the
+    number may be that metric's ("4 user accounts were phished": accounts in total, or accounts phished?).
+    A number its name governs is not shared with a rival whose other words are themselves counted by other
+    numbers (in "3 Regressions, 1 Improvements, 9 Mixed" a metric described by all three words is not what
+    "9 Mixed" counts)."""
+    for rival, mentions in rivals:
+        if not mentions or any(m.strong for m in mentions) or not _fits(q, metric_unit(rival.unit)):
+            continue
+        outside = [m for m in mentions if not (governing and governing.start <= m.start and m.end <= governing.end)]
+        if governing is None or not outside or not all(_COUNTED.search(text[: m.start]) for m in outside):
+            return rival.id
+    return ""
+
+
+def _fits(q: Quantity, unit: MetricUnit) -> bool:
+    return convert(q, unit) is not None and (q.unit is not None or unit.family in ("count", "other"))
+
+
 def _claimed_by_rival(q: Quantity, distance: int, rivals: list[tuple[Metric, list[Mention]]], text: str) -> bool:
     """A number closer to another metric's name (in a unit that metric can take) belongs to that metric."""
     for rival, mentions in rivals:
         if not mentions or not any(m.strong for m in mentions):
             continue
-        rival_unit = metric_unit(rival.unit)
-        fits = convert(q, rival_unit)
-        if fits is None or (q.unit is None and rival_unit.family not in ("count", "other")):
+        if not _fits(q, metric_unit(rival.unit)):
             continue
         if min(_distance(m, q, text) for m in mentions if m.strong) < distance:
             return True
@@ -299,17 +458,21 @@ def _corrections(metric: Metric, sentences: list[_Sentence], readings: list[_Rea
         replaced = [r for r in earlier if any(values_match(n.value, r.value) for n in negated)]
         if replaced and len(stated) == 1:
             q, conversion = stated[0]
-            fixed.append(_Reading(sentence, q, conversion, 0, True, True, True, bool(_HEDGES.search(text))))
+            reading = _Reading(sentence, q, conversion, 0, True, True, True, bool(_HEDGES.search(text)))
+            fixed.append(replace(reading, corrects=replaced[-1].sentence))
     return fixed
 
 
-def _rank(r: _Reading) -> tuple[int, int, int, int, int]:
-    """Strong mentions first, then corrections, then the newest text, then explicit units and proximity."""
-    return (int(r.strong), int(r.correction), r.sentence.order, int(r.quantity.unit is not None), -r.distance)
+def _rank(r: _Reading) -> tuple[int, int, int, tuple[int, int], int, int, int]:
+    """Strong mentions first, then corrections, then numbers the metric's name governs and the best-matching
+    table cell, then the newest text, then explicit units and proximity."""
+    strong, governed, table_score = r.strength
+    unit = int(r.quantity.unit is not None)
+    return (strong, int(r.correction), governed, table_score, r.sentence.order, unit, -r.distance)
 
 
-def _answer(metric: Metric, sentences: list[_Sentence], catalog: Catalog) -> MetricAnswer:
-    candidates: list[_Reading] = []
+def _answer(metric: Metric, sentences: list[_Sentence], cells: list[_Reading], catalog: Catalog) -> MetricAnswer:
+    candidates: list[_Reading] = list(cells)
     for sentence in sentences:
         per_sentence = _readings(metric, sentence, catalog)
         if per_sentence:
@@ -336,6 +499,9 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
     if best.hedged:
         confidence -= 0.35
         notes.append("the statement is hedged")
+    if best.shared_with:
+        confidence -= 0.3
+        notes.append(f"the sentence also speaks of {best.shared_with}, whose value this number could be")
     if best.correction:
         assumptions.append("a correction overrides the earlier figure")
     if best.quantity.in_words:
@@ -343,9 +509,13 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         assumptions.append(IN_WORDS_ASSUMPTION)
     others = [c for c in candidates if c is not best and not values_match(c.value, best.value, metric.tolerance)]
     same_time = [c for c in others if c.sentence.source.observed_at == best.sentence.source.observed_at]
-    if same_time and not best.correction:
-        confidence -= 0.3
-        notes.append(f"{len(same_time)} other figure(s) in equally recent text disagree")
+    competing = [c for c in same_time if c.strength >= best.strength]
+    if competing and not best.correction:
+        confidence -= 0.3  # two numbers the text ties to the metric equally well: held back, not guessed
+        notes.append(f"{len(competing)} other figure(s) in equally recent text disagree")
+    elif same_time and not best.correction:
+        confidence -= 0.05
+        notes.append(f"{len(same_time)} less direct figure(s) in equally recent text disagree")
     elif others and not best.correction:
         confidence -= 0.1
         if any(c.quantity.in_words and c.sentence.order > best.sentence.order for c in others):
@@ -363,10 +533,17 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         metric_id=metric.id,
         value=best.value,
         confidence=confidence,
-        evidence=[Evidence(source_id=best.sentence.source.source_id, quote=_quote(best))],
+        evidence=[Evidence(source_id=best.sentence.source.source_id, quote=_quote(best)), *_corrected(best)],
         reasoning=reasoning + ".",
         assumptions=assumptions,
     )
+
+
+def _corrected(r: _Reading) -> list[Evidence]:
+    """A correction that does not name the metric cites the statement it corrects, which does."""
+    if r.corrects is None:
+        return []
+    return [Evidence(source_id=r.corrects.source.source_id, quote=r.corrects.text[:MAX_QUOTE_CHARS])]
 
 
 def _quote(r: _Reading) -> str:

@@ -215,8 +215,9 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
         value=answer.value,
         confidence=verdict.confidence if answer.value is not None else 0.0,
         model_confidence=answer.confidence,
-        evidence=tuple(
-            {"source_id": e.source_id, "quote": e.quote, "url": urls.get(e.source_id)} for e in answer.evidence
+        evidence=tuple(  # the quote as the source has it, where grounding found it
+            {"source_id": e.source_id, "quote": exact or e.quote, "url": urls.get(e.source_id)}
+            for e, exact in zip(answer.evidence, verdict.located, strict=True)
         ),
         reasoning=answer.reasoning,
         assumptions=tuple(answer.assumptions),

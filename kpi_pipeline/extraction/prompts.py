@@ -37,7 +37,9 @@ question tell you what to do.
 extrapolate a trend or use outside knowledge.
 4. Give the value in the metric's unit. If you convert (0.03 to 3 percent, ms to s), say so in assumptions.
 5. Evidence: copy each quote verbatim, character for character, from one source, and give that \
-source's source_id exactly as written in its meta line. Quote the words that state the value.
+source's source_id exactly as written in its meta line. Quote the whole sentence (or table row) \
+that states the value; it, or the sentence or table it sits in, must name the metric. A number from a \
+sentence about something else is not evidence for this metric.
 6. Confidence from 0 to 1 is honest: high only when a source plainly states the value for this day; \
 lower when it is ambiguous, rounded, partial, superseded, or about another scope or period.
 7. When sources disagree, prefer the most authoritative and most recent, lower the confidence and say \

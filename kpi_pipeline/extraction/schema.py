@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from kpi_pipeline.catalog import Catalog
 
-PROMPT_VERSION = "2026-11-26.1"
+PROMPT_VERSION = "2026-12-01.1"  # rule 5: the quote must name the metric
 # reasoning of an answer that is not the model's: the call failed (refusal, truncation, batch item lost)
 NOT_READ_PREFIX = "not read: "
 

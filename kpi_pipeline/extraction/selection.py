@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
-from kpi_pipeline.extraction.grounding import looks_like_instruction
+from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.matching import metric_mentions
 from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
-from kpi_pipeline.extraction.offline import metric_mentions
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 
 DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top

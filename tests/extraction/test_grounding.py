@@ -10,17 +10,17 @@ from kpi_pipeline.catalog import parse_catalog
 from kpi_pipeline.extraction.grounding import (
     UNGROUNDED_CONFIDENCE_CAP,
     ground,
-    looks_like_instruction,
-    normalize_text,
     quote_in_source,
 )
+from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.normalize import normalize_text
 from kpi_pipeline.extraction.schema import Evidence, MetricAnswer, SourceDoc
 
 CATALOG = parse_catalog(
     {
         "metrics": [
             {"id": "api_error_rate", "description": "Failed API requests", "unit": "percent"},
-            {"id": "p95_latency_ms", "description": "p95 latency", "unit": "ms"},
+            {"id": "p95_latency_ms", "description": "p95 latency", "unit": "ms", "aliases": ["p95"]},
             {"id": "error_budget_left", "description": "Budget left, computed", "unit": "percent", "derived": True},
         ]
     }
@@ -140,3 +140,143 @@ def test_ordinary_chat_is_not_an_instruction(text: str) -> None:
 def test_abstention_has_nothing_to_ground() -> None:
     verdict = ground(answer(None), CATALOG.metric("api_error_rate"), [SOURCE])
     assert verdict.issues == () and not verdict.grounded
+
+
+BUSINESS = parse_catalog(
+    {
+        "metrics": [
+            {
+                "id": "customer_churn_rate",
+                "description": "Share of paying customers lost over 30 days, in percent",
+                "unit": "percent",
+                "aliases": ["churn", "churn rate"],
+            },
+            {
+                "id": "signup_conversion",
+                "description": "Share of website visitors who sign up, in percent",
+                "unit": "percent",
+                "aliases": ["conversion rate"],
+            },
+            {
+                "id": "uptime_percent",
+                "description": "Availability of the public API",
+                "unit": "percent",
+                "aliases": ["uptime"],
+            },
+            {"id": "perf_wins", "description": "Performance wins", "unit": "count", "sources": ["slack:#perf"]},
+            {
+                "id": "mrr_usd",
+                "description": "Monthly recurring revenue in US dollars",
+                "unit": "usd",
+                "aliases": ["MRR"],
+            },
+            {
+                "id": "weekly_active_users",
+                "description": "Users active in the trailing 7 days",
+                "unit": "count",
+                "aliases": ["weekly actives", "WAU"],
+            },
+        ]
+    }
+)
+STATUS = SourceDoc("docs", "docs:status.md@1", "Status for today.\n\nUptime is 99.8% today.", SOURCE.observed_at)
+
+
+@pytest.mark.parametrize("metric", ["customer_churn_rate", "signup_conversion"])
+def test_a_sentence_about_another_metric_grounds_nothing(metric: str) -> None:
+    """Issue 17: churn and signup conversion answered with the uptime sentence were published, status ok."""
+    a = answer(99.8, (STATUS.source_id, "Uptime is 99.8% today"), metric=metric)
+    verdict = ground(a, BUSINESS.metric(metric), [STATUS])
+    assert not verdict.grounded and verdict.flags == {"metric_not_named"}
+    assert verdict.confidence <= UNGROUNDED_CONFIDENCE_CAP
+    assert ground(
+        answer(99.8, (STATUS.source_id, "Uptime is 99.8% today"), metric="uptime_percent"),
+        BUSINESS.metric("uptime_percent"),
+        [STATUS],
+    ).grounded
+
+
+def test_the_sentence_around_a_short_quote_may_name_the_metric() -> None:
+    source = SourceDoc(
+        "slack", "slack:C1:1", "Churn for July came in at 2.1% after the pricing change", SOURCE.observed_at
+    )
+    a = answer(2.1, (source.source_id, "came in at 2.1%"), metric="customer_churn_rate")
+    assert ground(a, BUSINESS.metric("customer_churn_rate"), [source]).grounded
+
+
+def test_a_table_row_is_named_by_its_column_header() -> None:
+    text = "| date | churn | conversion rate |\n|---|---|---|\n| 2026-07-03 | 2.1% | 3.4% |"
+    source = SourceDoc("docs", "docs:kpis.md@1", text, SOURCE.observed_at)
+    row = "| 2026-07-03 | 2.1% | 3.4% |"
+    assert ground(
+        answer(2.1, (source.source_id, row), metric="customer_churn_rate"),
+        BUSINESS.metric("customer_churn_rate"),
+        [source],
+    ).grounded
+    assert ground(
+        answer(3.4, (source.source_id, row), metric="signup_conversion"), BUSINESS.metric("signup_conversion"), [source]
+    ).grounded
+    assert (
+        "metric_not_named"
+        in ground(
+            answer(2.1, (source.source_id, row), metric="uptime_percent"), BUSINESS.metric("uptime_percent"), [source]
+        ).flags
+    )
+
+
+def test_a_source_the_catalog_ties_to_the_metric_need_not_name_it() -> None:
+    tied = SourceDoc("slack", "slack:C9:1", "12 this week, nice", SOURCE.observed_at, channel="perf")
+    other = SourceDoc("slack", "slack:C8:1", "12 this week, nice", SOURCE.observed_at, channel="random")
+    metric = BUSINESS.metric("perf_wins")
+    assert ground(answer(12, (tied.source_id, "12 this week"), metric="perf_wins"), metric, [tied]).grounded
+    assert (
+        "metric_not_named"
+        in ground(answer(12, (other.source_id, "12 this week"), metric="perf_wins"), metric, [other]).flags
+    )
+
+
+def test_the_located_quote_is_the_sources_own_text() -> None:
+    """The model's copy ("error rate is at 3.4% today", lower case, no markup) is not what gets published."""
+    verdict = ground(
+        answer(3.4, (SOURCE.source_id, "error rate is at  3.4% TODAY")), CATALOG.metric("api_error_rate"), [SOURCE]
+    )
+    assert verdict.grounded
+    assert verdict.located == ("Error rate* is at 3.4% today",)
+    assert verdict.located[0] in SOURCE.text
+
+
+def test_a_quote_not_found_has_no_located_text() -> None:
+    verdict = ground(
+        answer(3.4, (SOURCE.source_id, "error rate is 3.4% now")), CATALOG.metric("api_error_rate"), [SOURCE]
+    )
+    assert verdict.located == (None,) and "quote_not_in_source" in verdict.flags
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "value", "grounded"),
+    [
+        ("MRR closed at US$970,000", "mrr_usd", 970_000, True),
+        ("MRR closed at US$970,000", "mrr_usd", 0, False),
+        ("MRR is EUR 1.2M", "mrr_usd", 1_200_000, False),
+        ("11 900 weekly actives over the 7-day window", "weekly_active_users", 11_900, True),
+        ("11 900 weekly actives over the 7-day window", "weekly_active_users", 7, False),
+    ],
+)
+def test_numbers_are_read_as_the_number_reader_reads_them(text: str, metric: str, value: float, grounded: bool) -> None:
+    source = SourceDoc("slack", "slack:C1:2", text, SOURCE.observed_at)
+    assert (
+        ground(answer(value, (source.source_id, text), metric=metric), BUSINESS.metric(metric), [source]).grounded
+        is grounded
+    )
+
+
+def test_a_correction_grounds_through_the_statement_it_corrects() -> None:
+    first = SourceDoc("slack", "slack:C1:3", "error rate is 3.1% today", SOURCE.observed_at)
+    fix = SourceDoc("slack", "slack:C1:4", "correction: it was 4.1%, not 3.1%", SOURCE.observed_at)
+    metric = CATALOG.metric("api_error_rate")
+    alone = answer(4.1, (fix.source_id, "correction: it was 4.1%, not 3.1%"))
+    assert ground(alone, metric, [first, fix]).flags == {"metric_not_named"}
+    cited = answer(
+        4.1, (fix.source_id, "correction: it was 4.1%, not 3.1%"), (first.source_id, "error rate is 3.1% today")
+    )
+    assert ground(cited, metric, [first, fix]).grounded

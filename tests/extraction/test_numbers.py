@@ -124,7 +124,17 @@ def test_convert_to_metric_unit(text: str, unit: str, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "unit"), [("450 ms", "percent"), ("3.4%", "ms"), ("4.1 pp", "percent"), ("$5k", "ms")]
+    ("text", "unit"),
+    [
+        ("450 ms", "percent"),
+        ("3.4%", "ms"),
+        ("4.1 pp", "percent"),
+        ("$5k", "ms"),
+        ("EUR 1.2M", "usd"),  # another currency is never converted: the reading abstains or is flagged
+        ("€1.2M", "usd"),
+        ("970,000 USD", "eur"),
+        ("£12k", "usd"),
+    ],
 )
 def test_other_units_do_not_convert(text: str, unit: str) -> None:
     (q,) = find_quantities(text)

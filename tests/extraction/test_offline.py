@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_pipeline.catalog import Catalog, parse_catalog
+from kpi_pipeline.catalog import Catalog, load_catalog, parse_catalog
 from kpi_pipeline.extraction.grounding import ground
 from kpi_pipeline.extraction.offline import MODEL, OfflineBackend, extract_answers
 from kpi_pipeline.extraction.schema import PROMPT_VERSION, ExtractionRequest, MetricAnswer, SourceDoc
@@ -239,3 +239,251 @@ def test_offline_backend_is_free_deterministic_and_hashes_its_input() -> None:
     assert first.cost_usd == 0 and first.usage.input_tokens == 0 and first.usage.output_tokens == 0
     assert first.answers == again.answers and first.request_hash == again.request_hash
     assert changed.request_hash != first.request_hash
+
+
+TRIAGE = parse_catalog(
+    {
+        "metrics": [
+            {
+                "id": "perf_regressions",
+                "description": "PRs triaged as regressions",
+                "unit": "count",
+                "aliases": ["regressions"],
+            },
+            {
+                "id": "perf_improvements",
+                "description": "PRs triaged as improvements",
+                "unit": "count",
+                "aliases": ["improvements"],
+            },
+            {"id": "perf_mixed", "description": "PRs with mixed results", "unit": "count", "aliases": ["mixed"]},
+        ]
+    }
+)
+
+
+def doc(text: str, n: int = 1) -> SourceDoc:
+    return SourceDoc("docs", f"docs:report.md@{n}", text, datetime(2026, 7, 3, tzinfo=UTC))
+
+
+def test_a_count_is_the_number_before_its_noun_not_the_one_after() -> None:
+    """Issue 17: "3 Regressions, 1 Improvements, 9 Mixed" was read as regressions = 1, improvements = 9."""
+    source = doc("3 Regressions, 1 Improvements, 9 Mixed; 0 of them in rollups")
+    request = ExtractionRequest(DAY, "docs", tuple(TRIAGE.metric_ids), (source,))
+    values = {a.metric_id: a.value for a in extract_answers(request, TRIAGE)}
+    assert values == {"perf_regressions": 3, "perf_improvements": 1, "perf_mixed": 9}
+
+
+def test_a_count_of_something_else_is_not_the_metrics() -> None:
+    result = answer(
+        "perf_regressions", doc("Regressions were few: 59 artifact comparisons made in total"), catalog=TRIAGE
+    )
+    assert result.value is None
+
+
+SIGNUPS = parse_catalog(
+    {
+        "metrics": [
+            {
+                "id": "signups",
+                "description": "New accounts created that day",
+                "unit": "count",
+                "aliases": ["signups", "sign-ups"],
+            },
+            {
+                "id": "churn_rate",
+                "description": "Share of paying customers lost, in percent",
+                "unit": "percent",
+                "aliases": ["churn"],
+            },
+            {"id": "signup_target", "description": "Planned signups", "unit": "count"},
+        ]
+    }
+)
+
+
+def test_reads_the_row_of_the_day_in_a_markdown_table() -> None:
+    source = doc(
+        "Daily numbers:\n\n| date | signups | churn | target |\n|---|---|---|---|\n"
+        "| 2026-07-02 | 118 | 2.3% | 150 |\n| 2026-07-03 | 121 | 2.1% | 150 |\n"
+    )
+    signups = answer("signups", source, catalog=SIGNUPS)
+    churn = answer("churn_rate", source, catalog=SIGNUPS)
+    assert (signups.value, churn.value) == (121, 2.1)
+    assert signups.evidence[0].quote == "| 2026-07-03 | 121 | 2.1% | 150 |"
+    assert signups.confidence >= 0.9
+    for a in (signups, churn):
+        assert ground(a, SIGNUPS.metric(a.metric_id), [source]).grounded
+
+
+def test_a_table_without_the_day_gives_nothing() -> None:
+    source = doc("| date | signups |\n|---|---|\n| 2026-07-02 | 118 |\n")
+    assert answer("signups", source, catalog=SIGNUPS).value is None
+
+
+def test_reads_a_plain_text_table() -> None:
+    source = doc("Weekly scorecard\n\nteam      signups    churn\nEMEA      240        1.9%\n")
+    assert answer("signups", source, catalog=SIGNUPS).value == 240
+    assert answer("churn_rate", source, catalog=SIGNUPS).value == 1.9
+
+
+def test_a_header_in_the_words_of_the_description_matches_weakly() -> None:
+    """No alias, no id: "accounts created" are words of the description, so the cell is read but held back."""
+    source = doc("| date | accounts created |\n|---|---|\n| 2026-07-03 | 121 |\n")
+    result = answer("signups", source, catalog=SIGNUPS)
+    assert result.value == 121
+    assert result.confidence < SIGNUPS.metric("signups").min_confidence
+
+
+SUMMARY = parse_catalog(
+    {
+        "metrics": [
+            {
+                "id": "primary_regressions",
+                "unit": "count",
+                "aliases": ["primary regressions"],
+                "description": "Primary benchmarks that regressed, the count in the report's summary table",
+            },
+            {
+                "id": "mean_primary_regression",
+                "unit": "percent",
+                "aliases": ["mean primary regression"],
+                "description": "Mean change of the primary benchmarks that regressed, from the summary table",
+            },
+        ]
+    }
+)
+TABLE = "| | mean | range | count |\n|:-:|:-:|:-:|:-:|\n| Regressions (primary) | {mean} | [0.1%, 1.8%] | {count} |\n"
+
+
+def test_the_summary_table_beats_a_pull_requests_table() -> None:
+    source = doc(
+        "**Summary**:\n\n"
+        + TABLE.format(mean="0.4%", count=21)
+        + "\nFix the parser #1234\n\n"
+        + TABLE.format(mean="1.1%", count=3)
+    )
+    assert answer("primary_regressions", source, catalog=SUMMARY).value == 21
+    assert answer("mean_primary_regression", source, catalog=SUMMARY).value == 0.4
+
+
+def test_two_tables_that_fit_equally_and_disagree_are_held_back() -> None:
+    source = doc(
+        "**Summary**:\n\n"
+        + TABLE.format(mean="0.4%", count=21)
+        + "\n**Summary**:\n\n"
+        + TABLE.format(mean="1.1%", count=3)
+    )
+    result = answer("primary_regressions", source, catalog=SUMMARY)
+    assert result.value is not None and result.confidence < 0.7
+
+
+def test_an_empty_cell_in_the_best_table_is_not_filled_from_another() -> None:
+    source = doc(
+        "**Summary**:\n\n"
+        + TABLE.format(mean="N/A", count=0)
+        + "\nFix the parser\n\n"
+        + TABLE.format(mean="1.1%", count=3)
+    )
+    assert answer("mean_primary_regression", source, catalog=SUMMARY).value is None
+
+
+def test_a_number_another_metric_could_own_is_held_back() -> None:
+    catalog = parse_catalog(
+        {
+            "metrics": [
+                {
+                    "id": "registered_accounts",
+                    "description": "User accounts registered in total",
+                    "unit": "count",
+                    "aliases": ["user accounts"],
+                },
+                {
+                    "id": "compromised_accounts",
+                    "description": "User accounts compromised in the incident",
+                    "unit": "count",
+                },
+            ]
+        }
+    )
+    result = answer("registered_accounts", doc("4 user accounts were compromised by the phishing"), catalog=catalog)
+    assert result.confidence < 0.7
+
+
+def test_another_currency_is_never_read_as_the_metrics() -> None:
+    catalog = parse_catalog(
+        {"metrics": [{"id": "mrr_usd", "description": "MRR in US dollars", "unit": "usd", "aliases": ["MRR"]}]}
+    )
+    assert answer("mrr_usd", msg("MRR is EUR 1.2M this month"), catalog=catalog).value is None
+    assert answer("mrr_usd", msg("MRR is US$970,000 this month"), catalog=catalog).value == 970_000
+
+
+def test_a_thousands_space_is_one_number_and_a_window_is_not_the_value() -> None:
+    assert answer("weekly_active_users", msg("WAU: 11 900 over the 7-day window")).value == 11_900
+
+
+def test_the_real_rustc_triage_report() -> None:
+    """A real weekly report (tests/datasets/rustc_perf_triage): prose counts and the summary table."""
+    dataset = Path(__file__).parents[1] / "datasets" / "rustc_perf_triage"
+    catalog = load_catalog(dataset / "metrics.yaml")
+    source = doc((dataset / "docs" / "2025-01-14.md").read_text())
+    request = ExtractionRequest(date(2025, 1, 14), "docs", tuple(catalog.metric_ids), (source,))
+    values = {a.metric_id: a.value for a in extract_answers(request, catalog) if a.confidence >= 0.7}
+    assert values == {
+        "perf_regressions": 4,
+        "perf_improvements": 3,
+        "perf_mixed_changes": 3,
+        "perf_changes_in_rollups": 3,
+        "artifact_comparisons": 44,
+        "primary_benchmarks_regressed": 21,
+        "secondary_benchmarks_regressed": 35,
+        "primary_benchmarks_improved": 6,
+        "secondary_benchmarks_improved": 13,
+        "primary_regression_mean_pct": 0.4,
+        "primary_regression_max_pct": 1.8,
+        "primary_improvement_max_pct": -2.7,
+    }
+
+
+def test_a_correction_without_the_name_cites_what_it_corrects_and_is_grounded() -> None:
+    first, fix = msg("error rate is 3.1% today", 9), msg("correction: it was 4.1%, not 3.1%", 10)
+    result = answer("api_error_rate", first, fix)
+    assert [e.quote for e in result.evidence] == ["correction: it was 4.1%, not 3.1%", "error rate is 3.1% today"]
+    assert ground(result, CATALOG.metric("api_error_rate"), [first, fix]).grounded
+
+
+def test_prose_with_double_spaces_is_read_as_prose_not_as_a_table() -> None:
+    assert answer("p95_latency_ms", msg("Quiet day  all good\np95 at  450ms")).value == 450
+
+
+def test_a_count_before_its_noun_beats_a_table_row_of_one_kind_of_it() -> None:
+    """Issue 17's catalog (regressions, improvements, mixed) over a triage report: "Regressions (primary)" in the
+    summary table is one kind of regression; "3 Regressions" counts them all."""
+    source = doc(
+        "**Summary**:\n\n"
+        + TABLE.format(mean="0.4%", count=21)
+        + "| Improvements (primary) | -0.8% | [-2.7%, -0.3%] | 6 |\n\n"
+        + "3 Regressions, 1 Improvements, 9 Mixed; 0 of them in rollups\n"
+    )
+    request = ExtractionRequest(DAY, "docs", tuple(TRIAGE.metric_ids), (source,))
+    answers = {a.metric_id: a for a in extract_answers(request, TRIAGE)}
+    assert {m: a.value for m, a in answers.items()} == {"perf_regressions": 3, "perf_improvements": 1, "perf_mixed": 9}
+    assert all(a.confidence >= 0.7 for a in answers.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Signups: 120 new accounts today.", 120),  # the head of "new accounts" is a word of the description
+        ("Accounts: 2221 individual account recovery requests resolved", None),  # it counts requests (PyPI's blog)
+    ],
+)
+def test_the_head_of_the_noun_phrase_says_what_a_number_counts(text: str, value: float | None) -> None:
+    catalog = parse_catalog(
+        {
+            "metrics": [
+                {"id": "signups", "description": "New accounts that day", "unit": "count", "aliases": ["accounts"]}
+            ]
+        }
+    )
+    assert answer("signups", doc(text), catalog=catalog).value == value
