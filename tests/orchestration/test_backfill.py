@@ -186,7 +186,7 @@ def test_with_a_daemon_running_the_daemon_executes_the_backfill(daemon_env: dict
 def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplicates(tmp_path: Path) -> None:
     env = instance_env(tmp_path)  # the embedded default: SQLite, no dagster.yaml
     home, warehouse_url = env["DAGSTER_HOME"], env["KPI_WAREHOUSE_URL"]
-    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-10"]
+    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "backfill", "2026-07-01", "2026-07-20"]
     running = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with DagsterInstance.from_config(home) as instance:
         deadline = time.time() + 300
@@ -205,12 +205,12 @@ def test_ctrl_c_ends_the_backfill_failed_and_a_rerun_completes_it_without_duplic
         (interrupted,) = instance.get_backfills()
         assert interrupted.status.value in {"CANCELED", "COMPLETED_FAILED", "FAILED"}
 
-    again = backfill(env, "2026-07-01", "2026-07-10")
+    again = backfill(env, "2026-07-01", "2026-07-20")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
-    assert "10/10 days published" in again.stdout
+    assert "20/20 days published" in again.stdout
     wh = open_warehouse(warehouse_url)
     per_day = wh.query_df("SELECT day, count(*) AS n FROM extract.metric_values GROUP BY day")
-    assert len(per_day) == 10 and set(per_day["n"]) == {12}
+    assert len(per_day) == 20 and set(per_day["n"]) == {12}
     dupes = "SELECT count(*) FROM (SELECT metric_id, day FROM kpi.fct_metric_daily GROUP BY 1, 2 HAVING count(*) > 1)"
     assert wh.scalar(dupes) == 0
 
