@@ -76,8 +76,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not marker.exists() or args.regenerate:
         print(f"generating the demo company into {dataset}/ (seed {DEMO_SEED})")
         generate_dataset(dataset, seed=DEMO_SEED)
-    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KPI_DATASET", str(dataset))
     _mark_zombies_failed()
     first, last = quarter_bounds(DEMO_QUARTER)
@@ -181,7 +179,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from kpi_pipeline.warehouse import open_warehouse
     from kpi_pipeline.warehouse.engine import redact_url
 
-    url = os.environ.get("KPI_WAREHOUSE_URL", settings.DEFAULT_WAREHOUSE_URL)
+    url = settings.warehouse_url()
     wh = open_warehouse(url)
     wh.ensure_tables()
     print(f"warehouse: {redact_url(url)}")
