@@ -322,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"kpi-pipeline {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (preflight.UsageError, settings.SettingError) as exc:
         refused: Exception = exc
     except Exception as exc:

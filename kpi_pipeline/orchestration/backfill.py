@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterExecutionInterruptedError, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._serdes import ConfigurableClassData
 
+from kpi_pipeline.orchestration.interrupts import watch_interrupts
 from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
 from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
@@ -156,7 +157,16 @@ def run_backfill(
     reporter = threading.Thread(target=watch.every, args=(poll_s, stop), name="backfill-progress", daemon=True)
     reporter.start()
     try:
-        execute_here(instance, backfill_id, report)
+        with watch_interrupts() as interrupts:
+            try:
+                execute_here(instance, backfill_id, report, interrupts.requested.is_set)
+            except (KeyboardInterrupt, DagsterExecutionInterruptedError):
+                interrupts.stop_redelivery()
+                raise KeyboardInterrupt from None
+            finally:
+                interrupts.stop_redelivery()
+            if interrupts.requested.is_set():  # every delivery was lost, or landed after the last run ended
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         _cancel(instance, backfill_id, "interrupted at the command line")
         report(f"backfill {backfill_id} canceled; run the same command again to resume")
@@ -234,12 +244,19 @@ def _executing_instance(instance: DagsterInstance) -> DagsterInstance:
     )
 
 
-def execute_here(instance: DagsterInstance, backfill_id: str, report: Callable[[str], None] = print) -> None:
+def execute_here(
+    instance: DagsterInstance,
+    backfill_id: str,
+    report: Callable[[str], None] = print,
+    interrupted: Callable[[], bool] = lambda: False,
+) -> None:
     """Do what the daemon's backfill loop does for this one backfill, until it ends, in this process.
 
     Each iteration plans the runs the backfill still needs and launches them synchronously; the next one
-    sees them finished and marks the backfill done. The runs are ordinary runs of the code location that
-    `workspace.yaml` names, so the UI shows them, and re-executes them, like any other.
+    sees them finished and marks the backfill done; `interrupted` is asked before each, and raises
+    KeyboardInterrupt when Ctrl-C was pressed but lost inside a run (see interrupts.py). The runs are
+    ordinary runs of the code location that `workspace.yaml` names, so the UI shows them, and re-executes
+    them, like any other.
     """
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
@@ -258,6 +275,8 @@ def execute_here(instance: DagsterInstance, backfill_id: str, report: Callable[[
         WorkspaceProcessContext(executing, InProcessWorkspaceLoadTarget(origin)) as workspace,
     ):
         while (backfill := executing.get_backfill(backfill_id)) is not None and backfill.status not in ENDED:
+            if interrupted():
+                raise KeyboardInterrupt
             for error in execute_backfill_jobs(workspace, logger, [backfill]):
                 if error is not None:
                     errors += 1
