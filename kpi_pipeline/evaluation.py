@@ -13,8 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-ACCURACY_TOLERANCE = 0.01  # relative
-CALIBRATION_BINS = 10
+from kpi_pipeline.calibration.labels import ACCURACY_TOLERANCE, is_correct
+from kpi_pipeline.calibration.reliability import reliability
+
+__all__ = ["ACCURACY_TOLERANCE", "as_json", "score"]
 
 
 def score(
@@ -71,9 +73,7 @@ def _join(truth: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
 
 
 def _close(truth: float, value: float) -> bool:
-    if math.isnan(value):
-        return False
-    return abs(value - truth) <= ACCURACY_TOLERANCE * max(abs(truth), 1e-9)
+    return not math.isnan(value) and is_correct(truth, value)
 
 
 def _quality(joined: pd.DataFrame) -> dict[str, Any]:
@@ -91,27 +91,8 @@ def _quality(joined: pd.DataFrame) -> dict[str, Any]:
 
 def _calibration(published: pd.DataFrame) -> dict[str, Any]:
     """Expected calibration error over published values, and the reliability table behind it."""
-    table = []
-    ece = 0.0
-    total = len(published)
-    for b in range(CALIBRATION_BINS):
-        low, high = b / CALIBRATION_BINS, (b + 1) / CALIBRATION_BINS
-        upper_ok = published["confidence"] <= high if b == CALIBRATION_BINS - 1 else published["confidence"] < high
-        in_bin = published[(published["confidence"] >= low) & upper_ok]
-        if in_bin.empty:
-            continue
-        mean_confidence = float(in_bin["confidence"].mean())
-        accuracy = float(in_bin["correct"].mean())
-        ece += len(in_bin) / total * abs(mean_confidence - accuracy)
-        table.append(
-            {
-                "bin": f"{low:.1f}-{high:.1f}",
-                "count": len(in_bin),
-                "mean_confidence": round(mean_confidence, 4),
-                "accuracy": round(accuracy, 4),
-            }
-        )
-    return {"ece": round(ece, 4) if total else None, "reliability": table}
+    result = reliability(published["confidence"].to_numpy(), published["correct"].to_numpy())
+    return {"ece": result.ece, "reliability": result.table}
 
 
 def _grounded_rate(candidates: pd.DataFrame | None) -> float | None:
