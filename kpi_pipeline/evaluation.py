@@ -13,10 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from kpi_pipeline.calibration.labels import ACCURACY_TOLERANCE, is_correct
+from kpi_pipeline.calibration.apply import describe
+from kpi_pipeline.calibration.labels import ACCURACY_TOLERANCE, held_out, is_correct, truth_by_pair
+from kpi_pipeline.calibration.mapfile import CalibrationMap
 from kpi_pipeline.calibration.reliability import reliability
 
-__all__ = ["ACCURACY_TOLERANCE", "as_json", "score"]
+__all__ = ["ACCURACY_TOLERANCE", "as_json", "calibration_report", "score"]
 
 
 def score(
@@ -93,6 +95,33 @@ def _calibration(published: pd.DataFrame) -> dict[str, Any]:
     """Expected calibration error over published values, and the reliability table behind it."""
     result = reliability(published["confidence"].to_numpy(), published["correct"].to_numpy())
     return {"ece": result.ece, "reliability": result.table}
+
+
+def calibration_report(
+    truth: pd.DataFrame, values: pd.DataFrame, cmap: CalibrationMap | None, dataset: str
+) -> dict[str, Any]:
+    """ECE of the raw and the calibrated confidence of every value (extract.metric_values rows with one, the
+    gate's input) on days the map was not fitted on: the held-out days of a dataset it was fitted on, every
+    day of any other."""
+    fitted = cmap is not None and cmap.fitted_on(dataset)
+    pairs = truth_by_pair(truth)
+    rows = values[pd.to_numeric(values["value"], errors="coerce").notna()]
+    days = pd.to_datetime(rows["day"]).dt.date
+    keys = list(zip(rows["metric_id"].astype(str), days, strict=True))
+    keep = [k in pairs and (not fitted or held_out(k[1])) for k in keys]
+    rows, keys = rows[keep], [k for k, kept in zip(keys, keep, strict=True) if kept]
+    correct = [is_correct(pairs[k], float(v)) for k, v in zip(keys, rows["value"], strict=True)]
+    before = reliability(pd.to_numeric(rows["confidence_raw"]).to_numpy(), correct)
+    after = reliability(pd.to_numeric(rows["confidence"]).to_numpy(), correct)
+    return {
+        "map": describe(cmap),
+        "scored_on": "held-out days (the map was fitted on the other days)" if fitted else "every day",
+        "readings": len(rows),
+        "ece_before": before.ece,
+        "ece_after": after.ece,
+        "reliability_before": before.table,
+        "reliability_after": after.table,
+    }
 
 
 def _grounded_rate(candidates: pd.DataFrame | None) -> float | None:

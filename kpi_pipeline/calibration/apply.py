@@ -8,8 +8,12 @@ calibration above the cap, whatever the labels said. Readings without a value ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
+from kpi_pipeline.calibration.isotonic import Knot, apply_knots
 from kpi_pipeline.calibration.mapfile import CalibrationMap, MapKey
 from kpi_pipeline.extraction.grounding import UNGROUNDED_CONFIDENCE_CAP
 from kpi_pipeline.extraction.offline import OFFLINE_VERSION
@@ -28,6 +32,12 @@ def describe(cmap: CalibrationMap | None) -> str:
     return f"calibration/{cmap.key.file_name}" if cmap else NO_MAP
 
 
+def calibrated(knots: Sequence[Knot], raw: np.ndarray, grounded: np.ndarray) -> np.ndarray:
+    """The map's confidence for each raw one, held at the cap where the reading is ungrounded."""
+    mapped = apply_knots(knots, raw)
+    return np.where(grounded, mapped, np.minimum(mapped, UNGROUNDED_CONFIDENCE_CAP))
+
+
 def calibrate_frame(frame: pd.DataFrame, cmap: CalibrationMap | None) -> pd.DataFrame:
     """`frame` (value, confidence, grounded) with `confidence_raw` added and `confidence` calibrated by `cmap`
     (unchanged without one)."""
@@ -37,8 +47,7 @@ def calibrate_frame(frame: pd.DataFrame, cmap: CalibrationMap | None) -> pd.Data
     if cmap is None or out.empty:
         return out
     has_value = out["value"].notna().to_numpy()
-    calibrated = pd.Series(cmap.apply(raw.fillna(0.0).to_numpy()), index=out.index)
-    ungrounded = ~out["grounded"].fillna(False).astype(bool)
-    calibrated = calibrated.where(~ungrounded, calibrated.clip(upper=UNGROUNDED_CONFIDENCE_CAP))
-    out["confidence"] = calibrated.where(has_value, raw)
+    grounded = out["grounded"].fillna(False).astype(bool).to_numpy()
+    mapped = calibrated(cmap.knots, raw.fillna(0.0).to_numpy(), grounded)
+    out["confidence"] = np.where(has_value, mapped, raw.to_numpy())
     return out

@@ -10,6 +10,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+import numpy as np
+
+from kpi_pipeline.calibration.apply import calibrated
 from kpi_pipeline.calibration.isotonic import fit_isotonic
 from kpi_pipeline.calibration.labels import HELD_OUT_EVERY, LabelledReading, held_out
 from kpi_pipeline.calibration.mapfile import CalibrationError, CalibrationMap, MapKey
@@ -39,14 +42,14 @@ def fit_map(
             f"no labelled reading with a value on a fitting day ({len(test)} held out): "
             "give datasets whose truth.csv covers more days or metrics"
         )
-    cmap = fit_isotonic([r.confidence_raw for r in fit], [r.correct for r in fit])
+    knots = fit_isotonic([r.confidence_raw for r in fit], [r.correct for r in fit])
     correct = [r.correct for r in test]
-    before = reliability([r.confidence_raw for r in test], correct)
-    probe = CalibrationMap(key, cmap, (), 0, 0, 0, 0, None, None)
-    after = reliability(probe.apply([r.confidence_raw for r in test]) if test else [], correct)
+    raw = np.array([r.confidence_raw for r in test], dtype=float)
+    before = reliability(raw, correct)
+    after = reliability(calibrated(knots, raw, np.array([r.grounded for r in test], dtype=bool)), correct)
     return CalibrationMap(
         key=key,
-        knots=cmap,
+        knots=knots,
         datasets=tuple(sorted({r.dataset for r in readings})),
         readings=len(readings),
         fitted_readings=len(fit),

@@ -27,6 +27,7 @@ class LabelledReading:
     day: date
     confidence_raw: float
     correct: bool
+    grounded: bool = True  # an ungrounded reading stays under the grounding cap after calibration
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,21 @@ def truth_by_pair(truth: pd.DataFrame) -> dict[tuple[str, date], float]:
 
 
 def label_values(dataset: str, values: pd.DataFrame, truth: Mapping[tuple[str, date], float]) -> Labelled:
-    """Label extract.metric_values rows (metric_id, day, value, confidence_raw) against `truth`; rows whose
-    pair truth does not score are left out."""
+    """Label extract.metric_values rows (metric_id, day, value, confidence_raw, grounded) against `truth`; rows
+    whose pair truth does not score are left out."""
     readings: list[LabelledReading] = []
     abstentions = 0
     days = pd.to_datetime(values["day"]).dt.date
     numbers = pd.to_numeric(values["value"], errors="coerce").astype(float)
     raw = pd.to_numeric(values["confidence_raw"], errors="coerce").astype(float)
-    for metric, day, value, confidence in zip(values["metric_id"].astype(str), days, numbers, raw, strict=True):
+    grounded = values["grounded"].fillna(False).astype(bool)
+    rows = zip(values["metric_id"].astype(str), days, numbers, raw, grounded, strict=True)
+    for metric, day, value, confidence, is_grounded in rows:
         if (metric, day) not in truth:
             continue
         if math.isnan(value):
             abstentions += 1
             continue
-        readings.append(LabelledReading(dataset, metric, day, confidence, is_correct(truth[(metric, day)], value)))
+        right = is_correct(truth[(metric, day)], value)
+        readings.append(LabelledReading(dataset, metric, day, confidence, right, bool(is_grounded)))
     return Labelled(readings, abstentions)

@@ -9,6 +9,7 @@ import pytest
 from kpi_pipeline.calibration.fit import fit_map, labels_fingerprint
 from kpi_pipeline.calibration.labels import LabelledReading, held_out
 from kpi_pipeline.calibration.mapfile import CalibrationError, MapKey
+from kpi_pipeline.extraction.grounding import UNGROUNDED_CONFIDENCE_CAP
 
 KEY = MapKey("offline", "offline-extractor-v1", "test")
 DAYS = [date(2026, 7, 1) + timedelta(days=i) for i in range(60)]
@@ -48,3 +49,11 @@ def test_nothing_to_fit_on_is_refused_with_what_to_give() -> None:
     only_held_out = overconfident([d for d in DAYS if held_out(d)][:2])
     with pytest.raises(CalibrationError, match="no labelled reading with a value on a fitting day"):
         fit_map(KEY, only_held_out)
+
+
+def test_the_held_out_figures_keep_an_ungrounded_reading_under_the_grounding_cap() -> None:
+    """Ungrounded 0.3s that the labels say are always right: the map lifts them, the recorded figures do not."""
+    readings = [LabelledReading("demo", "u", d, 0.3, True, grounded=False) for d in DAYS]
+    cmap = fit_map(KEY, readings)
+    assert cmap.apply([0.3])[0] > UNGROUNDED_CONFIDENCE_CAP
+    assert [row["mean_confidence"] for row in cmap.reliability_after] == [UNGROUNDED_CONFIDENCE_CAP]

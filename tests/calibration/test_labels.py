@@ -20,16 +20,18 @@ TRUTH = pd.DataFrame(
 
 
 def values(*rows: tuple[str, float | None, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"metric_id": m, "day": DAY, "value": v, "confidence_raw": c} for m, v, c in rows])
+    return pd.DataFrame(
+        [{"metric_id": m, "day": DAY, "value": v, "confidence_raw": c, "grounded": c > 0.3} for m, v, c in rows]
+    )
 
 
 def test_within_one_percent_is_right_and_a_value_on_an_empty_truth_is_wrong() -> None:
     frame = values(("error_rate", 2.019, 0.9), ("signups", 40.0, 0.8), ("mrr", 102.0, 0.7))
     labelled = label_values("demo", frame, truth_by_pair(TRUTH))
-    assert [(r.metric_id, r.correct, r.confidence_raw) for r in labelled.readings] == [
-        ("error_rate", True, 0.9),
-        ("signups", False, 0.8),
-        ("mrr", False, 0.7),
+    assert [(r.metric_id, r.correct, r.confidence_raw, r.grounded) for r in labelled.readings] == [
+        ("error_rate", True, 0.9, True),
+        ("signups", False, 0.8, True),
+        ("mrr", False, 0.7, True),
     ]
     assert {r.dataset for r in labelled.readings} == {"demo"}
 
