@@ -172,7 +172,7 @@ def _print_calibration(section: dict[str, Any]) -> None:
         f"  calibration            {section['map']}, scored on {section['scored_on']}: {section['readings']} readings"
     )
     print(f"    ECE before {section['ece_before']}, after {section['ece_after']}")
-    for title in ("before", "after"):
+    for title in ("before", "after") if section["readings"] else ():
         print(f"    reliability {title} calibration:")
         print("\n".join(f"      {line}" for line in Reliability(None, section[f"reliability_{title}"]).lines()))
 
