@@ -186,7 +186,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from kpi_pipeline.orchestration.calibrate import calibrate
 
     with build_resources({"llm": settings.llm_resource(backend=args.backend)}) as built:
-        backend = built.llm.get_backend()
+        llm = built.llm
+        backend = llm.get_backend()
+    if llm.backend_name() == "anthropic":
+        print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
     command = shlex.join(["kpi-pipeline", "calibrate", *args.datasets, "--backend", args.backend])
     cmap, path = calibrate([Path(d) for d in args.datasets], backend, calibration_dir(), command)
     print(f"{backend.name}/{backend.model} version {cmap.key.version}: {cmap.readings} labelled readings")

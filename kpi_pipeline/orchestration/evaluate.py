@@ -62,15 +62,13 @@ def dataset_name(dataset: Path) -> str:
     return dataset.resolve().name
 
 
-def evaluate_dataset(
-    dataset: Path, backend: ExtractionBackend, scratch: Path | None = None, calibration_dir: Path | None = None
-) -> dict[str, Any]:
+def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | None = None) -> dict[str, Any]:
     """Scores (see kpi_pipeline.evaluation.score) of the dataset's days run through the real pipeline path,
-    with the backend's calibration map (from `calibration_dir`, else calibration/) applied as a run would."""
+    with the backend's calibration map (KPI_CALIBRATION_DIR, else calibration/) applied as a run would."""
     truth = truth_of(dataset)
     catalog = load_catalog(dataset / "metrics.yaml")
     days = sorted(pd.to_datetime(truth["date"]).dt.date.unique())
-    cmap = find_map(map_key(backend.name, backend.model), calibration_dir)
+    cmap = find_map(map_key(backend.name, backend.model))
     with tempfile.TemporaryDirectory(prefix="kpi-eval-") as tmp:
         wh = open_warehouse(f"duckdb:///{(scratch or Path(tmp)) / 'eval.duckdb'}")
         wh.ensure_tables()
