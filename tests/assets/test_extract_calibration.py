@@ -1,10 +1,14 @@
 """The extraction asset calibrates confidence. Acceptance: a map for the anthropic backend is fitted through
-the local Anthropic server (the real SDK, strict response validation) on a small labelled dataset, and the
-next Dagster run applies it: each value's confidence is the map's reading of its confidence_raw, and the run
-names the map it used. Without a map the run says so and the raw confidence is both."""
+the local Anthropic server (the real SDK, strict response validation) on a small labelled dataset, and
+`kpi-pipeline calibrate --backend anthropic` writes the same map; the next Dagster run applies it: each
+value's confidence is the map's reading of its confidence_raw, and the run names the map it used. Without a
+map the run says so and the raw confidence is both."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import anthropic
@@ -22,7 +26,14 @@ from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL
 from kpi_pipeline.orchestration.calibrate import calibrate
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
 from kpi_pipeline.warehouse import open_warehouse
-from tests.assets.test_extract_anthropic import DAY, KEY, definitions_under, materialize, pipeline_env
+from tests.assets.test_extract_anthropic import (
+    CONFIG_PREFIXES,
+    DAY,
+    KEY,
+    definitions_under,
+    materialize,
+    pipeline_env,
+)
 
 FIT_DAYS = 8  # the quarter's first days: some are held out, most fitted
 
@@ -60,8 +71,14 @@ def test_a_map_fitted_through_the_server_is_applied_by_the_next_run(tmp_path: Pa
             KPI_LLM_BACKEND="anthropic",
             ANTHROPIC_API_KEY=KEY,
             ANTHROPIC_BASE_URL=server.base_url,
-            KPI_CALIBRATION_DIR=str(maps),
+            KPI_CALIBRATION_DIR=str(tmp_path / "from_cli"),
         )
+        command = [sys.executable, "-m", "kpi_pipeline.cli", "calibrate", str(dataset), "--backend", "anthropic"]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+        proc = subprocess.run(command, capture_output=True, text=True, env={**clean, **env}, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        from_cli = find_map(map_key("anthropic", DEFAULT_MODEL), tmp_path / "from_cli")
+        assert from_cli is not None and from_cli.knots == cmap.knots and from_cli.labels_sha256 == cmap.labels_sha256
         with definitions_under(env) as defs:
             result = materialize(defs, partition_key=DAY)
     assert result.success
