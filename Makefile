@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 # a range run records one "planned" event per asset, not per asset and day (see kpi_pipeline/cli.py)
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
 
-.PHONY: demo test install lint typecheck dev bench
+.PHONY: demo test install lint typecheck dev bench calibration
 
 install:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -23,6 +23,12 @@ test: install
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest
+
+# refit the offline backend's shipped confidence map on the labelled datasets (docs/evaluation.md, Calibration)
+CALIBRATION_DATASETS := data/demo $(sort $(wildcard tests/datasets/*))
+calibration: install
+	$(UV) run --frozen python -m kpi_pipeline.demo data/demo --seed 7 >/dev/null
+	$(UV) run --frozen kpi-pipeline calibrate $(CALIBRATION_DATASETS)
 
 dev: install
 	@mkdir -p $(DAGSTER_HOME)

@@ -1,4 +1,4 @@
-"""`kpi-pipeline`: the demo, backfills, evaluation, cost estimates and read-only SQL from the command line."""
+"""`kpi-pipeline`: the demo, backfills, evaluation, calibration, cost estimates and read-only SQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 # Only light modules here: `--help` and argument errors must answer before Dagster, pandas, GX or the
 # anthropic SDK are imported (seconds on a small machine). Commands import what they use.
@@ -148,6 +149,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  {key:<22} {report.get(key)}")
     for held in report["held"]:
         print(f"  held {held['day']}: {held['reason']}")
+    _print_calibration(report["calibration"])
     for metric, row in report["per_metric"].items():
         print(
             f"  {metric:<32} accuracy={row['accuracy']} abstention_p={row['abstention_precision']} "
@@ -159,6 +161,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.min_accuracy is not None and accuracy < args.min_accuracy:
         print(f"accuracy {accuracy} is below --min-accuracy {args.min_accuracy}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_calibration(section: dict[str, Any]) -> None:
+    """The eval report's calibration figures: ECE of raw and calibrated confidence where the map was not fitted."""
+    from kpi_pipeline.calibration.reliability import Reliability
+
+    print(
+        f"  calibration            {section['map']}, scored on {section['scored_on']}: {section['readings']} readings"
+    )
+    print(f"    ECE before {section['ece_before']}, after {section['ece_after']}")
+    for title in ("before", "after") if section["readings"] else ():
+        print(f"    reliability {title} calibration:")
+        print("\n".join(f"      {line}" for line in Reliability(None, section[f"reliability_{title}"]).lines()))
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit the confidence map of the chosen backend on labelled datasets and write it under calibration/."""
+    from dagster import build_resources
+
+    from kpi_pipeline.calibration.mapfile import calibration_dir
+    from kpi_pipeline.calibration.reliability import Reliability
+    from kpi_pipeline.orchestration.calibrate import calibrate
+
+    with build_resources({"llm": settings.llm_resource(backend=args.backend)}) as built:
+        llm = built.llm
+        backend = llm.get_backend()
+    if llm.backend_name() == "anthropic":
+        print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
+    command = shlex.join(["kpi-pipeline", "calibrate", *args.datasets, "--backend", args.backend])
+    cmap, path = calibrate([Path(d) for d in args.datasets], backend, calibration_dir(), command)
+    print(f"{backend.name}/{backend.model} version {cmap.key.version}: {cmap.readings} labelled readings")
+    print(f"  fitted on {cmap.fitted_readings}, held out {cmap.held_out_readings} ({cmap.split})")
+    print(f"  abstentions left out (no value, nothing to calibrate): {cmap.abstentions_excluded}")
+    print(f"  held-out ECE before {cmap.ece_before}, after {cmap.ece_after}")
+    for title, table in (("before", cmap.reliability_before), ("after", cmap.reliability_after)):
+        print(f"  held-out reliability {title} calibration:")
+        print("\n".join(f"    {line}" for line in Reliability(None, table).lines()))
+    print(f"wrote {path}")
     return 0
 
 
@@ -287,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="OUT", help="write the full report (per metric too) as JSON")
     ev.add_argument("--min-accuracy", type=float, help="exit 1 when accuracy is below this")
     ev.set_defaults(func=cmd_eval)
+    cal = sub.add_parser(
+        "calibrate", help="fit the backend's confidence map on labelled datasets and write it under calibration/"
+    )
+    cal.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset folders with truth.csv")
+    cal.add_argument("--backend", choices=["offline", "anthropic"], default="offline")
+    cal.set_defaults(func=cmd_calibrate)
     sql = sub.add_parser("sql", help="run one read-only SQL statement on the warehouse (KPI_WAREHOUSE_URL)")
     sql.add_argument("query", nargs="?", help="the statement; omit it (or write -) to read it from stdin")
     sql.add_argument("-f", "--file", help="read the statement from this file")
@@ -298,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[Exception], ...]:
     """The errors whose message tells a user what to fix. The modules are imported only once something
     failed, and a preflight refusal is caught before that, so it costs no heavy import either."""
+    from kpi_pipeline.calibration.mapfile import CalibrationError
     from kpi_pipeline.catalog import CatalogError
     from kpi_pipeline.extraction.cost import BudgetExceeded
     from kpi_pipeline.extraction.llm_config import LlmConfigError
@@ -307,6 +355,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from kpi_pipeline.warehouse import WarehouseError
 
     return (
+        CalibrationError,
         CatalogError,
         DatasetError,
         SourceError,

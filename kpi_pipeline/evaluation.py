@@ -13,8 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-ACCURACY_TOLERANCE = 0.01  # relative
-CALIBRATION_BINS = 10
+from kpi_pipeline.calibration.apply import describe
+from kpi_pipeline.calibration.labels import ACCURACY_TOLERANCE, held_out, is_correct, truth_by_pair
+from kpi_pipeline.calibration.mapfile import CalibrationMap
+from kpi_pipeline.calibration.reliability import reliability
+
+__all__ = ["ACCURACY_TOLERANCE", "as_json", "calibration_report", "score"]
 
 
 def score(
@@ -71,9 +75,7 @@ def _join(truth: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
 
 
 def _close(truth: float, value: float) -> bool:
-    if math.isnan(value):
-        return False
-    return abs(value - truth) <= ACCURACY_TOLERANCE * max(abs(truth), 1e-9)
+    return not math.isnan(value) and is_correct(truth, value)
 
 
 def _quality(joined: pd.DataFrame) -> dict[str, Any]:
@@ -91,27 +93,35 @@ def _quality(joined: pd.DataFrame) -> dict[str, Any]:
 
 def _calibration(published: pd.DataFrame) -> dict[str, Any]:
     """Expected calibration error over published values, and the reliability table behind it."""
-    table = []
-    ece = 0.0
-    total = len(published)
-    for b in range(CALIBRATION_BINS):
-        low, high = b / CALIBRATION_BINS, (b + 1) / CALIBRATION_BINS
-        upper_ok = published["confidence"] <= high if b == CALIBRATION_BINS - 1 else published["confidence"] < high
-        in_bin = published[(published["confidence"] >= low) & upper_ok]
-        if in_bin.empty:
-            continue
-        mean_confidence = float(in_bin["confidence"].mean())
-        accuracy = float(in_bin["correct"].mean())
-        ece += len(in_bin) / total * abs(mean_confidence - accuracy)
-        table.append(
-            {
-                "bin": f"{low:.1f}-{high:.1f}",
-                "count": len(in_bin),
-                "mean_confidence": round(mean_confidence, 4),
-                "accuracy": round(accuracy, 4),
-            }
-        )
-    return {"ece": round(ece, 4) if total else None, "reliability": table}
+    result = reliability(published["confidence"].to_numpy(), published["correct"].to_numpy())
+    return {"ece": result.ece, "reliability": result.table}
+
+
+def calibration_report(
+    truth: pd.DataFrame, values: pd.DataFrame, cmap: CalibrationMap | None, dataset: str
+) -> dict[str, Any]:
+    """ECE of the raw and the calibrated confidence of every value (extract.metric_values rows with one, the
+    gate's input) on days the map was not fitted on: the held-out days of a dataset it was fitted on, every
+    day of any other."""
+    fitted = cmap is not None and cmap.fitted_on(dataset)
+    pairs = truth_by_pair(truth)
+    rows = values[pd.to_numeric(values["value"], errors="coerce").notna()]
+    days = pd.to_datetime(rows["day"]).dt.date
+    keys = list(zip(rows["metric_id"].astype(str), days, strict=True))
+    keep = [k in pairs and (not fitted or held_out(k[1])) for k in keys]
+    rows, keys = rows[keep], [k for k, kept in zip(keys, keep, strict=True) if kept]
+    correct = [is_correct(pairs[k], float(v)) for k, v in zip(keys, rows["value"], strict=True)]
+    before = reliability(pd.to_numeric(rows["confidence_raw"]).to_numpy(), correct)
+    after = reliability(pd.to_numeric(rows["confidence"]).to_numpy(), correct)
+    return {
+        "map": describe(cmap),
+        "scored_on": "held-out days (the map was fitted on the other days)" if fitted else "every day",
+        "readings": len(rows),
+        "ece_before": before.ece,
+        "ece_after": after.ece,
+        "reliability_before": before.table,
+        "reliability_after": after.table,
+    }
 
 
 def _grounded_rate(candidates: pd.DataFrame | None) -> float | None:

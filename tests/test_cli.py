@@ -188,7 +188,15 @@ def test_the_secret_in_a_storage_url_is_never_printed(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["backfill", "--help"], ["estimate", "--help"], ["eval", "--help"], ["sql", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["backfill", "--help"],
+        ["estimate", "--help"],
+        ["eval", "--help"],
+        ["calibrate", "--help"],
+        ["sql", "--help"],
+    ],
 )
 def test_help_imports_no_dagster_pandas_gx_or_sdk(args: list[str]) -> None:
     code = (

@@ -7,7 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from kpi_pipeline.evaluation import score
+from kpi_pipeline.calibration.isotonic import Knot
+from kpi_pipeline.calibration.labels import held_out
+from kpi_pipeline.calibration.mapfile import CalibrationMap, MapKey
+from kpi_pipeline.evaluation import calibration_report, score
 
 TRUTH = pd.DataFrame(
     {
@@ -85,3 +88,35 @@ def test_nothing_published() -> None:
     assert report["abstention_recall"] == 1.0 and report["abstention_precision"] == 0.5
     assert report["ece"] is None and report["grounded_rate"] is None and report["cost_usd"] == 0.0
     assert not math.isnan(report["abstention_precision"])
+
+
+def _values(rows: list[tuple[str, str, float | None, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["metric_id", "day", "value", "confidence", "confidence_raw"])
+
+
+CAL_VALUES = _values(
+    [
+        ("err", "2026-07-01", 3.0, 0.8, 0.95),  # held out, right
+        ("err", "2026-07-02", 9.0, 0.4, 0.9),  # held out, wrong
+        ("err", "2026-07-05", 2.0, 0.8, 0.95),  # fitted on (and not in truth)
+        ("nps", "2026-07-01", None, 0.0, 0.0),  # an abstention
+    ]
+)
+
+
+def test_calibration_figures_of_a_dataset_the_map_was_fitted_on_use_its_held_out_days_only() -> None:
+    cmap = CalibrationMap(MapKey("offline", "m", "v"), (Knot(0.0, 0.0), Knot(1.0, 1.0)), ("demo",), 1, 1, 0, 0, 0, 0)
+    held = [d for d in ("2026-07-01", "2026-07-02") if held_out(pd.Timestamp(d).date())]
+    assert held == ["2026-07-01", "2026-07-02"]  # the rows above rely on it
+    report = calibration_report(TRUTH, CAL_VALUES, cmap, "demo")
+    assert report["readings"] == 2 and report["scored_on"].startswith("held-out days")
+    assert report["ece_before"] == pytest.approx(abs((0.95 + 0.9) / 2 - 0.5))
+    assert report["ece_after"] == pytest.approx(0.5 * 0.2 + 0.5 * 0.4)
+    assert report["map"] == "calibration/offline__m__v.json"
+
+
+def test_calibration_figures_without_a_map_score_every_day_with_raw_both_ways() -> None:
+    raw = CAL_VALUES.assign(confidence=CAL_VALUES["confidence_raw"])
+    report = calibration_report(TRUTH, raw, None, "demo")
+    assert report["map"] == "none (raw confidence)" and report["scored_on"] == "every day"
+    assert report["ece_before"] == report["ece_after"]

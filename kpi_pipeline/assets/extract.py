@@ -7,6 +7,9 @@ values, calls and extract.day_status row are replaced together in one transactio
 A day with unread answers (the backend gave no usable answer) is `partial`, or `failed` above
 `KPI_MAX_UNREAD_RATE`: the run logs a warning and says so in the metadata (`unread`, `partial_days`,
 `failed_days`); publishing keeps those metrics' previous versions and kpi_daily's check reports it.
+
+Confidence is calibrated by the map for the running (backend, model, version) under calibration/; without
+one the raw confidence is used, and the log and the `calibration` metadata say which.
 """
 
 from datetime import UTC, date, datetime
@@ -23,6 +26,8 @@ from dagster import (
 )
 
 from kpi_pipeline.assets.partition_days import days_of, span
+from kpi_pipeline.calibration.apply import describe, map_key
+from kpi_pipeline.calibration.mapfile import calibration_dir, find_map
 from kpi_pipeline.catalog import Catalog, catalog_version
 from kpi_pipeline.extraction.pipeline import DayExtraction, extract_days
 from kpi_pipeline.extraction.schema import PROMPT_VERSION
@@ -106,7 +111,16 @@ def metric_extraction(
     context.log.info(
         f"extracting {len(cat.metrics)} metrics over {len(days)} day(s) with {backend.name}/{backend.model}"
     )
-    results = extract_days(raw, cat, backend)
+    key = map_key(backend.name, backend.model)
+    cmap = find_map(key)
+    if cmap is None:
+        context.log.warning(
+            f"calibration: none (raw confidence): no {key.file_name} in {calibration_dir()}; "
+            "fit one with `kpi-pipeline calibrate DATASET ...`"
+        )
+    else:
+        context.log.info(f"calibration: {describe(cmap)} ({cmap.readings} labelled readings)")
+    results = extract_days(raw, cat, backend, calibration=cmap)
     now = datetime.now(UTC)
     read: dict[str, list[str]] = {"partial": [], "failed": []}
     with wh.session():
@@ -125,6 +139,7 @@ def metric_extraction(
         "model": backend.model,
         "prompt_version": PROMPT_VERSION,
         "catalog_version": catalog_version(cat),
+        "calibration": describe(cmap),
     }
     return (
         MaterializeResult(

@@ -10,6 +10,8 @@ text that was never sent, so it publishes, with the suspect noted as `injection_
 joking "ignore all previous instructions" in #random does not hold back the number the status doc states.
 An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
 reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
+A calibration map, when given, turns each row's confidence into the calibrated one and keeps the extractor's
+as `confidence_raw` (kpi_pipeline.calibration.apply); without one both are the raw confidence.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """
@@ -24,6 +26,8 @@ from typing import Any, cast
 
 import pandas as pd
 
+from kpi_pipeline.calibration.apply import calibrate_frame
+from kpi_pipeline.calibration.mapfile import CalibrationMap
 from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction import redaction
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
@@ -91,8 +95,9 @@ def extract_day(
     catalog: Catalog,
     backend: ExtractionBackend,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    calibration: CalibrationMap | None = None,
 ) -> DayExtraction:
-    return extract_days({day: raw}, catalog, backend, token_budget)[day]
+    return extract_days({day: raw}, catalog, backend, token_budget, calibration)[day]
 
 
 def extract_days(
@@ -100,8 +105,9 @@ def extract_days(
     catalog: Catalog,
     backend: ExtractionBackend,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    calibration: CalibrationMap | None = None,
 ) -> dict[date, DayExtraction]:
-    """Every day's requests in one `backend.extract` call, then grounding and synthesis per day."""
+    """Every day's requests in one `backend.extract` call, then grounding, synthesis and calibration per day."""
     docs = {day: source_docs(day, raw) for day, raw in days.items()}
     selections = {day: select(day, docs[day], catalog, token_budget) for day in days}
     places = {d.source_id: _place(d) for day_docs in docs.values() for d in day_docs}
@@ -112,7 +118,7 @@ def extract_days(
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend, places) for day in days}
+    return {day: _day(day, selections[day], by_day[day], catalog, backend, places, calibration) for day in days}
 
 
 def _day(
@@ -122,6 +128,7 @@ def _day(
     catalog: Catalog,
     backend: ExtractionBackend,
     places: Mapping[str, tuple[str, str]],
+    calibration: CalibrationMap | None,
 ) -> DayExtraction:
     readings: list[Reading] = []
     calls: list[dict[str, Any]] = []
@@ -146,6 +153,7 @@ def _day(
     ]
     candidates = pd.DataFrame([_candidate_row(r) for r in readings], columns=CANDIDATE_COLUMNS)
     value_frame = pd.DataFrame([_value_row(v) for v in values], columns=VALUE_COLUMNS)
+    candidates, value_frame = calibrate_frame(candidates, calibration), calibrate_frame(value_frame, calibration)
     call_frame = pd.DataFrame(calls, columns=CALL_COLUMNS)
     read = DayRead(
         metrics=len(values),

@@ -14,8 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from kpi_pipeline.calibration.apply import map_key
+from kpi_pipeline.calibration.mapfile import find_map
 from kpi_pipeline.catalog import load_catalog
-from kpi_pipeline.evaluation import score
+from kpi_pipeline.evaluation import calibration_report, score
 from kpi_pipeline.extraction.pipeline import RawDay, extract_days
 from kpi_pipeline.extraction.schema import ExtractionBackend
 from kpi_pipeline.orchestration.estimate import raw_days_from_sources
@@ -55,16 +57,23 @@ def read_dataset_days(dataset: Path, days: list[date]) -> dict[date, RawDay]:
     )
 
 
+def dataset_name(dataset: Path) -> str:
+    """How a calibration map names a dataset it was fitted on: its folder's name (`demo`, `pypi_blog`)."""
+    return dataset.resolve().name
+
+
 def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | None = None) -> dict[str, Any]:
-    """Scores (see kpi_pipeline.evaluation.score) of the dataset's days run through the real pipeline path."""
+    """Scores (see kpi_pipeline.evaluation.score) of the dataset's days run through the real pipeline path,
+    with the backend's calibration map (KPI_CALIBRATION_DIR, else calibration/) applied as a run would."""
     truth = truth_of(dataset)
     catalog = load_catalog(dataset / "metrics.yaml")
     days = sorted(pd.to_datetime(truth["date"]).dt.date.unique())
+    cmap = find_map(map_key(backend.name, backend.model))
     with tempfile.TemporaryDirectory(prefix="kpi-eval-") as tmp:
         wh = open_warehouse(f"duckdb:///{(scratch or Path(tmp)) / 'eval.duckdb'}")
         wh.ensure_tables()
         ensure_kpi_schema(wh)
-        extracted = extract_days(read_dataset_days(dataset, days), catalog, backend)
+        extracted = extract_days(read_dataset_days(dataset, days), catalog, backend, calibration=cmap)
         now = datetime.now(UTC)
         with wh.session():
             for day in days:
@@ -82,4 +91,5 @@ def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | 
     report["held"] = [{"day": d.day.isoformat(), "reason": d.reason} for d in outcome.held]
     report["unread"] = sum(d.unread for d in gate.days)
     report["backend"], report["model"] = backend.name, backend.model
+    report["calibration"] = calibration_report(truth, values, cmap, dataset_name(dataset))
     return report

@@ -292,6 +292,8 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
             "day": passed["day"],
             "value": passed["value"],
             "confidence": passed["confidence"],
+            # rows extracted before calibration existed hold no raw confidence: theirs was the raw one
+            "confidence_raw": passed.get("confidence_raw", passed["confidence"]).fillna(passed["confidence"]),
             "status": passed["status"],
             "n_sources": passed["n_sources"],
             "model": passed["model"],

@@ -24,7 +24,10 @@ DAY = "2026-07-31"  # a month end: the demo day with the most readings in truth.
 KEY = "sk-ant-dagster-acceptance"
 CONFIG_PREFIXES = ("KPI_", "ANTHROPIC_", "SLACK_", "JIRA_")
 VALUES_SQL = "SELECT metric_id, status, value FROM extract.metric_values ORDER BY metric_id"
-FACTS_SQL = "SELECT metric_id, day, value, confidence, status, n_sources FROM kpi.fct_metric_daily ORDER BY metric_id"
+# the raw confidence: the backends give the same answers, but each has its own calibration map (or none)
+FACTS_SQL = (
+    "SELECT metric_id, day, value, confidence_raw, status, n_sources FROM kpi.fct_metric_daily ORDER BY metric_id"
+)
 
 
 @contextmanager

@@ -16,8 +16,9 @@ SNAPSHOT = {
         "max_value DOUBLE PRECISION, min_confidence DOUBLE PRECISION, direction_source TEXT"
     ),
     "fct_metric_daily": (
-        "TABLE: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, status TEXT, "
-        "n_sources INTEGER, model TEXT, prompt_version TEXT, run_id TEXT, published_at TIMESTAMPTZ"
+        "TABLE: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, "
+        "confidence_raw DOUBLE PRECISION, status TEXT, n_sources INTEGER, model TEXT, prompt_version TEXT, "
+        "run_id TEXT, published_at TIMESTAMPTZ"
     ),
     "fct_metric_daily_filled": (
         "VIEW: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, status TEXT, "
