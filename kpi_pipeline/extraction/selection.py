@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
-from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.injection import find_injections, looks_like_instruction
 from kpi_pipeline.extraction.matching import metric_mentions
 from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
@@ -88,18 +88,20 @@ class SuspectedInjection:
     source_type: str
     source_id: str
     metric_ids: tuple[str, ...]
+    rules: tuple[str, ...] = ()  # the detector's rules that fired on it
 
 
 def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedInjection | None:
     """`doc` as a suspected injection against the `metrics` whose selectors pick it and that it names."""
-    if not looks_like_instruction(doc.text):
+    hits = find_injections(doc.text)
+    if not hits:
         return None
     named = tuple(
         m.id
         for m in metrics
         if any(selector_matches(s, doc) for s in m.sources) and any(x.strong for x in metric_mentions(m, doc.text))
     )
-    return SuspectedInjection(doc.source_type, doc.source_id, named) if named else None
+    return SuspectedInjection(doc.source_type, doc.source_id, named, tuple(h.rule for h in hits)) if named else None
 
 
 @dataclass
