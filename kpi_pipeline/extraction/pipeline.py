@@ -101,10 +101,13 @@ def extract_days(
     catalog: Catalog,
     backend: ExtractionBackend,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    *,
+    screen: bool = True,
 ) -> dict[date, DayExtraction]:
-    """Every day's requests in one `backend.extract` call, then grounding and synthesis per day."""
+    """Every day's requests in one `backend.extract` call, then grounding and synthesis per day. `screen=False`
+    sends the sources the detector flags as well (see `select`): tests use it to prove the later layers alone."""
     docs = {day: source_docs(day, raw) for day, raw in days.items()}
-    selections = {day: select(day, docs[day], catalog, token_budget) for day in days}
+    selections = {day: select(day, docs[day], catalog, token_budget, screen=screen) for day in days}
     requests = [r for s in selections.values() for r in s.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
