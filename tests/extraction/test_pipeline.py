@@ -172,6 +172,31 @@ def test_an_injection_set_aside_before_the_call_never_holds_back_the_honest_read
     assert "nps" in set(gate.publish["metric_id"]) and "nps" not in set(gate.quarantine["metric_id"])
 
 
+class ReportingBackend(CountingBackend):
+    """The offline backend, except that the model reports the first Slack source as an injection in its NPS
+    answer: what a model that noticed an attack the detector missed would say."""
+
+    def extract(self, requests: Sequence[ExtractionRequest], catalog: Catalog) -> list[ExtractionResult]:
+        results = super().extract(requests, catalog)
+        for request, result in zip(requests, results, strict=True):
+            for a in result.answers:
+                if a.metric_id == "nps" and request.source_type == "slack":
+                    a.injection_source_ids = [request.sources[0].source_id]
+        return results
+
+
+def test_a_reading_whose_model_reports_an_injection_is_quarantined_and_the_other_metrics_publish() -> None:
+    raw = RawDay(slack_messages=slack_rows(DAY, (9, "NPS is 41 this week"), (10, "p95 is 500ms")))
+    result = extract_day(DAY, raw, CATALOG, ReportingBackend())
+    nps = result.values.set_index("metric_id").loc["nps"]
+    assert nps["value"] == 41 and not nps["grounded"]
+    gate = run_gate(result.values, CATALOG, [DAY])
+    (reasons,) = gate.quarantine.loc[gate.quarantine["metric_id"] == "nps", "reasons"]
+    assert [r.split(":")[0] for r in reasons] == ["min_confidence", "grounded", "prompt_injection"]
+    assert "slack:C1:" in reasons[-1] and "model_reported" in reasons[-1]
+    assert set(gate.publish["metric_id"]) == {"p95_latency_ms"}
+
+
 def test_several_days_share_one_backend_call() -> None:
     backend = CountingBackend()
     other = date(2026, 7, 4)
