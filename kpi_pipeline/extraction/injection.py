@@ -69,7 +69,11 @@ _REPORT_VERB = (
     r"(?:report|output|record|use|give|enter|return|answer|publish|signaler|indiquer|d[ée]clarer|melden|angeben|"
     r"berichten|reportar|indicar|informar|registrar)"
 )
-_LINE_START = r"(?:^|[.!:;\n]\s*|\bplease\s+|\bs'il vous pla[iî]t,?\s+|\bbitte\s+|\bpor favor,?\s+)[#/>\s-]*"
+# where an imperative starts: a line or sentence, "please ...", "... and report ...", "@bot report ..."
+_LINE_START = (
+    r"(?:^|[.!:;\n]\s*|\b(?:please|and|then|just|instead)\s+|@[\w-]+[,:]?\s+|\bs'il vous pla[iî]t,?\s+|"
+    r"\bbitte\s+|\bpor favor,?\s+)[#/>\s-]*"
+)
 _IGNORE = (
     r"(?:ignore[zrsd]?|disregard|forget|override|skip|bypass|oublie[zr]?|ignorier(?:e|en|t)?|vergiss|vergessen sie|"
     r"ignora[rd]?|olvida[rd]?|no tengas en cuenta|ne tenez pas compte d[eu]s?)"
