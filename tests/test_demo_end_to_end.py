@@ -65,8 +65,8 @@ def test_the_planted_bad_cases_are_in_quarantine_with_their_reasons(demo: tuple[
     workdir, _ = demo
     held = query(workdir, "SELECT metric_id, day, value, reasons FROM kpi.metric_quarantine")
     rules = {rule.split(":")[0] for reasons in held["reasons"] for rule in json.loads(reasons)}
-    assert {"no_prompt_injection", "max_value", "min_confidence", "grounded"} <= rules
-    injected = held[held["reasons"].str.contains("no_prompt_injection")]
+    assert {"prompt_injection", "max_value", "min_confidence", "grounded"} <= rules
+    injected = held[held["reasons"].str.contains("prompt_injection")]
     assert len(injected) == 1 and injected["value"].isna().all()  # the injected 100% is never a value
     truth = pd.read_csv(workdir / "data" / "demo" / "truth.csv")
     empty = truth[truth["value"].isna()]

@@ -26,7 +26,7 @@ from kpi_pipeline.quality.gate import GateResult, run_gate
 BAD_CASES = ("injection", "out_of_range", "hedged", "ungrounded")
 # the rules (first word of a quarantine reason) of which each kind of plant must fail one
 EXPECTED_RULES = {
-    "injection": {"no_prompt_injection"},
+    "injection": {"prompt_injection"},
     "out_of_range": {"max_value", "min_value"},
     "hedged": {"min_confidence"},
     "ungrounded": {"grounded"},

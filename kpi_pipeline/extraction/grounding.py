@@ -14,18 +14,21 @@ so the gate holds it back. The checks, for an answer with a value:
    description), or comes from a source the catalog ties to the metric by a narrowed selector
    (`slack:#channel`, `jira:PROJECT`, `docs:glob`). Another quote of the answer that names the metric and
    states a number in its unit also counts: a correction ("it was 15, not 18") cites the statement it
-   corrects. A `derived` metric's quotes are its inputs: they need not name it.
+   corrects. A `derived` metric's quotes are its inputs: they need not name it;
+4. no cited source reads like an order to the model (`injection.find_injections`), and the model reported no
+   source as one (`injection_source_ids`): either is a `suspected_prompt_injection` naming the source and the
+   rule, kept even on an abstention, so the gate quarantines the reading whatever its value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from kpi_pipeline.catalog import Metric
-from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.injection import find_injections
 from kpi_pipeline.extraction.matching import names_metric
 from kpi_pipeline.extraction.normalize import locate
 from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit, values_match
@@ -86,11 +89,12 @@ def ground(answer: MetricAnswer, metric: Metric, sources: Sequence[SourceDoc]) -
             issues.append(_issue("unknown_source", ev.source_id, "cited a source that was not provided"))
         elif span is None:
             issues.append(_issue("quote_not_in_source", ev.source_id, f"quote not found: {ev.quote[:120]!r}"))
-        if looks_like_instruction(ev.quote) or (source is not None and looks_like_instruction(source.text)):
-            issues.append(_issue(INJECTION_FLAG, ev.source_id, "text addressed to the model"))
+    issues += injection_issues(answer, by_id)
     exact = tuple(loc.text if loc else None for loc in located)
-    if answer.value is None:
-        return Grounding(False, (), answer.confidence, observed_at, exact)
+    if answer.value is None:  # nothing to ground, but what the model reported seeing stays on the reading
+        return Grounding(
+            False, tuple(i for i in issues if i["flag"] == INJECTION_FLAG), answer.confidence, observed_at, exact
+        )
     if not answer.evidence:
         issues.append(_issue("no_evidence", "", "the answer gives a value but quotes nothing"))
     found = [loc for loc in located if loc is not None]
@@ -165,6 +169,26 @@ def _value_problem(value: float, metric: Metric, quotes: Sequence[str]) -> tuple
         units = sorted({q.unit or "no unit" for q in quantities})
         return "unit_mismatch", f"quoted numbers are in {', '.join(units)}, not {metric.unit}"
     return "number_not_in_quote", f"{value:g} {metric.unit} is not among the quoted numbers"
+
+
+def injection_issues(answer: MetricAnswer, sources: Mapping[str, SourceDoc]) -> list[dict[str, str]]:
+    """A suspected injection per source the answer cites whose text the detector flags (naming the rules
+    that fired), and per source the model itself reported as addressing it or dictating a value."""
+    issues: list[dict[str, str]] = []
+    for source_id in dict.fromkeys(e.source_id for e in answer.evidence):
+        source = sources.get(source_id)
+        quotes = [e.quote for e in answer.evidence if e.source_id == source_id]
+        texts = [source.text] if source is not None else quotes
+        hits = [h for text in texts for h in find_injections(text)]
+        if hits:
+            detail = "the cited text addresses the model: " + "; ".join(h.describe() for h in hits)
+            issues.append(_issue(INJECTION_FLAG, source_id, detail))
+    for source_id in dict.fromkeys(answer.injection_source_ids):
+        detail = "the model reported this source as addressing it or dictating a value (model_reported)"
+        if source_id not in sources:
+            detail += "; it is not among the sources it was given"
+        issues.append(_issue(INJECTION_FLAG, source_id, detail))
+    return issues
 
 
 def _issue(flag: str, source_id: str, detail: str) -> dict[str, str]:

@@ -1,13 +1,14 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
 The backend is called once with every request, so a concurrent or batching backend can overlap them.
-Sources that selection set aside as suspected prompt injections never reach the backend. A suspect holds back
-the value of a metric it names (a `suspected_prompt_injection` grounding issue, which the gate quarantines)
-when the value could share its origin: nothing was read (the abstention is kept for review), or the value
-cites a source from the same place as the suspect (the same Slack channel, Jira project or docs path), or a
-source whose place is unknown. A value whose every quote comes from elsewhere cannot have been steered by
-text that was never sent, so it publishes, with the suspect noted as `injection_set_aside_elsewhere`: one
-joking "ignore all previous instructions" in #random does not hold back the number the status doc states.
+Prompt injection is met in layers (see docs/reliability.md): sources the detector flags (`injection`) are set
+aside by selection and never reach the backend; every reading whose cited sources the detector flags, or for
+which the model reported a source as addressing it (`injection_source_ids`), is a `suspected_prompt_injection`
+(grounding), so it is never chosen over an honest reading and, chosen, is quarantined by the gate. A suspect
+set aside before the call holds back the value of a metric it names only when nothing was read (the abstention
+is kept for review): a value read from other sources cannot have been steered by text that was never sent, so
+it publishes, with the suspect (and any injected reading that lost to it) noted as
+`injection_set_aside_elsewhere`.
 An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
 reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
 A calibration map, when given, turns each row's confidence into the calibrated one and keeps the extractor's
@@ -22,7 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
@@ -106,11 +107,14 @@ def extract_days(
     backend: ExtractionBackend,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     calibration: CalibrationMap | None = None,
+    *,
+    screen: bool = True,
 ) -> dict[date, DayExtraction]:
-    """Every day's requests in one `backend.extract` call, then grounding, synthesis and calibration per day."""
+    """Every day's requests in one `backend.extract` call, then grounding, synthesis and calibration per day.
+    `screen=False` sends the sources the detector flags as well (see `select`): tests use it to prove the later
+    layers alone."""
     docs = {day: source_docs(day, raw) for day, raw in days.items()}
-    selections = {day: select(day, docs[day], catalog, token_budget) for day in days}
-    places = {d.source_id: _place(d) for day_docs in docs.values() for d in day_docs}
+    selections = {day: select(day, docs[day], catalog, token_budget, screen=screen) for day in days}
     requests = [r for s in selections.values() for r in s.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
@@ -118,7 +122,7 @@ def extract_days(
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend, places, calibration) for day in days}
+    return {day: _day(day, selections[day], by_day[day], catalog, backend, calibration) for day in days}
 
 
 def _day(
@@ -127,7 +131,6 @@ def _day(
     answered: list[tuple[ExtractionRequest, ExtractionResult]],
     catalog: Catalog,
     backend: ExtractionBackend,
-    places: Mapping[str, tuple[str, str]],
     calibration: CalibrationMap | None,
 ) -> DayExtraction:
     readings: list[Reading] = []
@@ -147,7 +150,6 @@ def _day(
             [r for r in readings if r.metric_id == m.id],
             catalog,
             [s for s in selection.suspected_injections if m.id in s.metric_ids],
-            places,
         )
         for m in catalog.metrics
     ]
@@ -166,47 +168,36 @@ def _day(
     return DayExtraction(candidates, value_frame, call_frame, _stats(readings, values, answered, selection), read)
 
 
-def _place(doc: SourceDoc) -> tuple[str, str]:
-    """Where a source lives, as selectors see it: (source type, Slack channel / Jira project / docs path)."""
-    return (doc.source_type, (doc.channel or "").lower())
-
-
 def _value(
-    metric: Metric,
-    day: date,
-    readings: list[Reading],
-    catalog: Catalog,
-    suspects: Sequence[SuspectedInjection],
-    places: Mapping[str, tuple[str, str]],
+    metric: Metric, day: date, readings: list[Reading], catalog: Catalog, suspects: Sequence[SuspectedInjection]
 ) -> Synthesis:
-    """The metric's value, held back by the suspects that could share its origin (see the module docstring)."""
+    """The metric's value, with the injections around it (see the module docstring): they hold back an
+    abstention, and are noted on a value read from honest sources."""
     value = synthesize(metric, day, readings, catalog.source_authority)
-    if not suspects:
+    steered = [r for r in readings if _injections(r.grounding_issues) and r is not value.chosen]
+    if not suspects and not steered:
         return value
-    sides = [e for side in value.conflict or () for e in cast(list[dict[str, Any]], side.get("evidence", []))]
-    cited = {places.get(str(e.get("source_id")), UNKNOWN_PLACE) for e in [*value.evidence, *sides]}
-
-    def blocks(suspect: SuspectedInjection) -> bool:
-        place = places.get(suspect.source_id, UNKNOWN_PLACE)
-        return value.value is None or place == UNKNOWN_PLACE or bool(cited & {place, UNKNOWN_PLACE})
-
-    issues = [_injection_issue(s, metric.id, places, blocks(s)) for s in suspects]
+    if value.value is None:
+        reported = [i for r in steered for i in _injections(r.grounding_issues)]
+        issues = [*(_suspect_issue(s, metric.id, INJECTION_FLAG) for s in suspects), *reported]
+    else:
+        issues = [_suspect_issue(s, metric.id, INJECTION_ELSEWHERE) for s in suspects]
+        issues += [_lost_issue(r, i) for r in steered if r.value is not None for i in _injections(r.grounding_issues)]
     return synthesize(metric, day, readings, catalog.source_authority, issues)
 
 
 INJECTION_ELSEWHERE = "injection_set_aside_elsewhere"
-UNKNOWN_PLACE = ("", "")
 
 
-def _injection_issue(
-    suspect: SuspectedInjection, metric_id: str, places: Mapping[str, tuple[str, str]], blocks: bool
-) -> dict[str, str]:
-    detail = f"this {suspect.source_type} source names {metric_id} but reads like instructions to the model; not read"
-    if blocks:
-        return {"flag": INJECTION_FLAG, "source_id": suspect.source_id, "detail": detail}
-    where = places.get(suspect.source_id, ("", ""))[1] or "its place"
-    detail += f", and the value cites no source from {where}"
-    return {"flag": INJECTION_ELSEWHERE, "source_id": suspect.source_id, "detail": detail}
+def _suspect_issue(suspect: SuspectedInjection, metric_id: str, flag: str) -> dict[str, str]:
+    rules = ", ".join(suspect.rules)
+    detail = f"this {suspect.source_type} source names {metric_id} but addresses the model ({rules}); not sent"
+    return {"flag": flag, "source_id": suspect.source_id, "detail": detail}
+
+
+def _lost_issue(reading: Reading, issue: dict[str, str]) -> dict[str, str]:
+    detail = f"the {reading.source_type} reading {reading.value:g} was set aside: {issue['detail']}"
+    return {"flag": INJECTION_ELSEWHERE, "source_id": issue["source_id"], "detail": detail}
 
 
 def _missing_answer(metric_id: str) -> MetricAnswer:
@@ -329,7 +320,7 @@ def _stats(
         "unread": sum(v.status == "unread" for v in values),
         "conflicts": sum(v.status == "conflict" for v in values),
         "ungrounded": sum(v.status == "ungrounded" for v in values),
-        "suspected_injections": sum(bool(_injections(v)) for v in values),
+        "suspected_injections": sum(bool(_injections(v.grounding_issues)) for v in values),
         "calls": len(results),
         "input_tokens": sum(r.usage.input_tokens for r in results),
         "output_tokens": sum(r.usage.output_tokens for r in results),
@@ -341,5 +332,5 @@ def _stats(
     }
 
 
-def _injections(v: Synthesis) -> list[dict[str, str]]:
-    return [i for i in v.grounding_issues if i.get("flag") == INJECTION_FLAG]
+def _injections(issues: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    return [i for i in issues if i.get("flag") == INJECTION_FLAG]

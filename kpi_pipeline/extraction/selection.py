@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
-from kpi_pipeline.extraction.injection import looks_like_instruction
+from kpi_pipeline.extraction.injection import find_injections, looks_like_instruction
 from kpi_pipeline.extraction.matching import metric_mentions
 from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
@@ -65,9 +65,10 @@ def sources_for_metric(metric: Metric, docs: Sequence[SourceDoc]) -> list[Source
     return [d for d in docs if any(selector_matches(s, d) for s in metric.sources)]
 
 
-def relevance(doc: SourceDoc, metrics: Sequence[Metric]) -> float:
-    """How likely `doc` states one of `metrics`: name/alias hits, weaker keyword hits, numbers that fit."""
-    if looks_like_instruction(doc.text):
+def relevance(doc: SourceDoc, metrics: Sequence[Metric], screen: bool = True) -> float:
+    """How likely `doc` states one of `metrics`: name/alias hits, weaker keyword hits, numbers that fit;
+    0 for text that addresses the model, unless `screen` is off."""
+    if screen and looks_like_instruction(doc.text):
         return 0.0
     quantities = find_quantities(doc.text)
     score = 0.0
@@ -88,18 +89,20 @@ class SuspectedInjection:
     source_type: str
     source_id: str
     metric_ids: tuple[str, ...]
+    rules: tuple[str, ...] = ()  # the detector's rules that fired on it
 
 
 def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedInjection | None:
     """`doc` as a suspected injection against the `metrics` whose selectors pick it and that it names."""
-    if not looks_like_instruction(doc.text):
+    hits = find_injections(doc.text)
+    if not hits:
         return None
     named = tuple(
         m.id
         for m in metrics
         if any(selector_matches(s, doc) for s in m.sources) and any(x.strong for x in metric_mentions(m, doc.text))
     )
-    return SuspectedInjection(doc.source_type, doc.source_id, named) if named else None
+    return SuspectedInjection(doc.source_type, doc.source_id, named, tuple(h.rule for h in hits)) if named else None
 
 
 @dataclass
@@ -128,15 +131,18 @@ def select(
     catalog: Catalog,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     metrics_per_request: int = DEFAULT_METRICS_PER_REQUEST,
+    screen: bool = True,
 ) -> Selection:
     """Requests for one day: per source type, metrics grouped by the sources their selectors pick, at most
-    `metrics_per_request` to a request; requests of one group send identical sources (one cached prefix)."""
+    `metrics_per_request` to a request; requests of one group send identical sources (one cached prefix).
+    `screen=False` sends text that addresses the model too: only for proving the later defences alone."""
     selection = Selection()
     for source_type in ("slack", "jira", "docs"):
         typed = [d for d in docs if d.source_type == source_type]
         metrics_of_type = [m for m in catalog.metrics if source_type in m.source_types]
-        suspects = (suspected_injection(d, metrics_of_type) for d in typed)
-        selection.suspected_injections.extend(s for s in suspects if s is not None)
+        if screen:
+            suspects = (suspected_injection(d, metrics_of_type) for d in typed)
+            selection.suspected_injections.extend(s for s in suspects if s is not None)
         groups: dict[tuple[str, ...], list[Metric]] = {}
         for metric in metrics_of_type:
             pool = tuple(d.source_id for d in sources_for_metric(metric, typed))
@@ -144,7 +150,8 @@ def select(
         sent: set[str] = set()
         for pool_ids, metrics in groups.items():
             wanted = set(pool_ids)
-            chosen, irrelevant, over = pack([d for d in typed if d.source_id in wanted], metrics, token_budget)
+            candidates = [d for d in typed if d.source_id in wanted]
+            chosen, irrelevant, over = pack(candidates, metrics, token_budget, screen)
             selection.irrelevant += len(irrelevant)
             selection.over_budget += len(over)
             sent.update(d.source_id for d in chosen)
@@ -161,10 +168,10 @@ def select(
 
 
 def pack(
-    pool: Sequence[SourceDoc], metrics: Sequence[Metric], token_budget: int
+    pool: Sequence[SourceDoc], metrics: Sequence[Metric], token_budget: int, screen: bool = True
 ) -> tuple[list[SourceDoc], list[SourceDoc], list[SourceDoc]]:
     """(chosen in time order, irrelevant, over budget): the most relevant sources that fit the budget."""
-    scored = [(relevance(d, metrics), d) for d in pool]
+    scored = [(relevance(d, metrics, screen), d) for d in pool]
     irrelevant = [d for score, d in scored if score <= 0]
     ranked = sorted(((s, d) for s, d in scored if s > 0), key=lambda sd: (-sd[0], -sd[1].observed_at.timestamp()))
     chosen: list[SourceDoc] = []

@@ -172,6 +172,25 @@ def _mentions_injection(*texts: Any) -> bool:
     return any(isinstance(t, str) and INJECTION_FLAG in t for t in texts)
 
 
+def _injection_detail(grounding_issues: Any, limit: int = 400) -> str:
+    """Which sources were suspected and which rule fired, from the grounding issues, for the reason text."""
+    try:
+        issues = json.loads(grounding_issues) if isinstance(grounding_issues, str) else []
+    except json.JSONDecodeError:
+        issues = []
+    named = (
+        [
+            f"{i.get('source_id') or 'a source'}: {i.get('detail') or 'no detail'}"
+            for i in issues
+            if isinstance(i, dict) and i.get("flag") == INJECTION_FLAG
+        ]
+        if isinstance(issues, list)
+        else []
+    )
+    text = "; ".join(named) or "see the reasoning"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def prepare(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """`rows` plus the columns the suite's row rules read (thresholds from the catalog, reading-only views)."""
     frame = rows.reset_index(drop=True).copy()
@@ -196,6 +215,9 @@ def prepare(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     )
     injection = [_mentions_injection(*t) for t in texts]
     frame["suspected_prompt_injection"] = pd.Series(injection, dtype=object)
+    frame["injection_detail"] = pd.Series(
+        [_injection_detail(g) for g in _column(frame, "grounding_issues")], dtype=object
+    )
     return frame
 
 

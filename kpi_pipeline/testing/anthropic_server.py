@@ -8,7 +8,8 @@ the first time its hash is seen and a cache read afterwards, as the real prompt 
 
 Faults (`Faults`): latency, 429 above an RPM limit or on demand (with `retry-after`), a burst of 529s,
 malformed JSON, truncated output (stop_reason max_tokens), refusals, errored and expired batch items, a
-400 above the context window, 404 for a model name the SDK does not list, 401 for a wrong key.
+400 above the context window, 404 for a model name the SDK does not list, 401 for a wrong key, and
+`obey_injections`: answers that follow instructions planted in the sources (`testing.obedient`).
 
     python -m kpi_pipeline.testing.anthropic_server --port 8090 [--latency 0.5] [--rpm 50] [--api-key KEY]
 """
@@ -39,6 +40,7 @@ from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.extraction.offline import extract_answers
 from kpi_pipeline.extraction.prompts import CHARS_PER_TOKEN, PromptFormatError, count_tokens, parse_request
 from kpi_pipeline.extraction.schema import ExtractionResponse
+from kpi_pipeline.testing.obedient import obey
 
 KNOWN_MODELS = frozenset(typing.get_args(typing.get_args(ModelParam)[0]))
 _BATCH = re.compile(r"^/v1/messages/batches/(?P<id>[A-Za-z0-9_]+)(?P<results>/results)?$")
@@ -62,6 +64,7 @@ class Faults:
     batch_expired: int = 0  # the next N batch items are expired
     batch_polls_in_progress: int = 1  # retrieves that report a new batch as still in progress
     context_window_tokens: int = 200_000  # 400 invalid_request_error above this many input tokens
+    obey_injections: bool = False  # answer the value a source dictates, quoting it, reporting no injection
 
 
 @dataclass
@@ -257,6 +260,8 @@ class AnthropicServer:
         try:
             request, metrics = parse_request(body.get("messages") or [])
             answers = extract_answers(request, Catalog(metrics=tuple(metrics)))
+            if self.faults.obey_injections:
+                answers = obey(request, metrics, answers)
         except (PromptFormatError, ValidationError) as exc:
             raise ApiError(400, "invalid_request_error", f"not an extraction prompt: {exc}") from None
         text = ExtractionResponse(answers=answers).model_dump_json()

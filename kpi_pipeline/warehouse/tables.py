@@ -181,8 +181,8 @@ METRIC_VALUES = Table(
             "grounding_issues",
             "TEXT",
             "JSON array of the chosen reading's grounding problems, plus one entry per set-aside source that names "
-            "the metric: `suspected_prompt_injection` (held back) when nothing was read or the value cites a source "
-            "from the same channel, project or path, else `injection_set_aside_elsewhere` (a note)",
+            "the metric (and per injected reading that lost to the chosen one): `suspected_prompt_injection` "
+            "(held back) when nothing was read, else `injection_set_aside_elsewhere` (a note)",
         ),
         _c("evidence", "TEXT", "JSON array of {source_type, source_id, url, quote} behind the value"),
         _c("reasoning", "TEXT", "Why this value: the chosen reading's reasoning and the synthesis decision"),

@@ -134,8 +134,8 @@ def test_instructions_naming_a_metric_are_recorded_not_sent() -> None:
     assert all(injected.source_id not in {s.source_id for s in r.sources} for r in selection.requests)
     assert injected.source_id in selection.left_out["slack"]
     assert selection.suspected_injections == [
-        SuspectedInjection("slack", injected.source_id, ("api_error_rate",)),
-        SuspectedInjection("slack", docs[2].source_id, ("mrr_usd",)),
+        SuspectedInjection("slack", injected.source_id, ("api_error_rate",), ("ignore_instructions",)),
+        SuspectedInjection("slack", docs[2].source_id, ("mrr_usd",), ("ignore_instructions",)),
     ]
 
 

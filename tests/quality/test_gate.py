@@ -43,7 +43,7 @@ def test_clean_day_publishes_readings_and_leaves_abstentions_out() -> None:
         ("out_of_range", "api_error_rate", ["max_value"]),
         ("low_confidence", "p95_latency_ms", ["min_confidence"]),
         ("ungrounded_quote", "weekly_active_users", ["min_confidence", "grounded"]),
-        ("prompt_injection", "nps", ["min_confidence", "grounded", "no_prompt_injection"]),
+        ("prompt_injection", "nps", ["min_confidence", "grounded", "prompt_injection"]),
     ],
 )
 def test_planted_bad_cases_are_quarantined_with_every_reason(case: str, metric_id: str, rules: list[str]) -> None:

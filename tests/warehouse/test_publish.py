@@ -83,7 +83,7 @@ def test_publishes_the_days_with_planted_cases_in_quarantine_and_no_rule_broken(
     quarantine = warehouse.query_df("SELECT metric_id, day, reasons, evidence, run_id FROM kpi.metric_quarantine")
     assert sorted(quarantine["metric_id"]) == sorted(PLANTED[c](START)["metric_id"] for c in PLANTED)
     reasons = {m: json.loads(r) for m, r in zip(quarantine["metric_id"], quarantine["reasons"], strict=True)}
-    assert reasons["nps"][-1].startswith("no_prompt_injection:")
+    assert reasons["nps"][-1].startswith("prompt_injection:")
     assert reasons["api_error_rate"] == ["max_value: value 250 is above the metric's validation.max 100"]
     assert set(quarantine["run_id"]) == {"extract-run-1"}
     broken = warehouse.scalar(
