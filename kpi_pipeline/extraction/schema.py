@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from kpi_pipeline.catalog import Catalog
 
-PROMPT_VERSION = "2026-12-01.1"  # rule 5: the quote must name the metric
+PROMPT_VERSION = "2026-12-01.2"  # each metric's wanted value in one sentence; answers carry their period
 # reasoning of an answer that is not the model's: the call failed (refusal, truncation, batch item lost)
 NOT_READ_PREFIX = "not read: "
 
@@ -37,6 +37,12 @@ class MetricAnswer(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list, description="quotes that state the value")
     reasoning: str = Field(default="", description="one or two sentences: why this value")
     assumptions: list[str] = Field(default_factory=list, description="assumptions made, e.g. unit conversions")
+    period_start: date | None = Field(
+        default=None, description="first day (YYYY-MM-DD) of the period the value describes; null when value is null"
+    )
+    period_end: date | None = Field(
+        default=None, description="last day (YYYY-MM-DD) of the period the value describes; null when value is null"
+    )
 
 
 class UnreadAnswer(MetricAnswer):

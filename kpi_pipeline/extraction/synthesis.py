@@ -45,6 +45,8 @@ class Reading:
     model: str = ""
     prompt_version: str = ""
     unread: bool = False  # the backend gave no usable answer; `reasoning` says why
+    period_start: date | None = None  # the period the value describes (extraction.periods); None when abstained
+    period_end: date | None = None
 
     @property
     def status(self) -> str:
@@ -71,6 +73,9 @@ class Synthesis:
     prompt_version: str
     chosen: Reading | None = field(default=None, compare=False)
     grounding_issues: tuple[dict[str, str], ...] = ()  # the chosen reading's, then those of the day's sources
+    period_start: date | None = None  # the chosen reading's period, and when its source stated it
+    period_end: date | None = None
+    reported_at: datetime | None = None
 
 
 def disagree(a: float, b: float, tolerance: float) -> bool:
@@ -173,6 +178,9 @@ def synthesize(
         prompt_version=chosen.prompt_version,
         chosen=chosen,
         grounding_issues=(*chosen.grounding_issues, *day_issues),
+        period_start=chosen.period_start,
+        period_end=chosen.period_end,
+        reported_at=chosen.observed_at,
     )
 
 
