@@ -21,7 +21,7 @@ from kpi_pipeline.warehouse.publish import (
     publish_gate,
     read_metric_values,
 )
-from kpi_pipeline.warehouse.tables import RAW_SLACK_MESSAGES
+from kpi_pipeline.warehouse.tables import DAY_STATUS, RAW_SLACK_MESSAGES
 from tests.quality.synthetic import CATALOG_DATA, frame, metric_row, store
 
 D = date(2026, 7, 4)
@@ -76,13 +76,37 @@ def test_a_by_period_yesterday_reading_lands_on_the_day_before_and_as_reported_s
     assert _evidence_days(warehouse, "weekly_active_users") == [BEFORE]
 
 
-def test_a_landed_reading_never_replaces_the_days_own_and_reruns_change_nothing(warehouse: Warehouse) -> None:
+def _extracted(wh: Warehouse, *days: date) -> None:
+    """The extract.day_status rows extraction would have written, so publish can record its decision."""
+    rows = pd.DataFrame(
+        [
+            {"day": d, "status": "complete", "metrics": 4, "unread": 0, "unread_metrics": "[]",
+             "catalog_version": "c1", "prompt_version": "p1", "backend": "offline", "model": "offline-1",
+             "extract_run_id": "extract-run-1", "extracted_at": NOW - timedelta(hours=1)}
+            for d in days
+        ]
+    )  # fmt: skip
+    wh.ensure_tables()
+    wh.replace_days(DAY_STATUS, list(days), rows)
+
+
+def _reason(wh: Warehouse, day: date) -> str:
+    return str(wh.scalar("SELECT publish_reason FROM extract.day_status WHERE day = ?", [day]))
+
+
+def test_a_landed_reading_never_replaces_the_days_own_and_says_so(warehouse: Warehouse) -> None:
+    _extracted(warehouse, BEFORE, D)
     own = metric_row("weekly_active_users", BEFORE, 1100.0)  # reported on BEFORE, about BEFORE
     _publish(warehouse, frame(own), [BEFORE])
     _publish(warehouse, frame(_yesterday("weekly_active_users", 1200.0)), [D])
-    assert _facts(warehouse)[("weekly_active_users", BEFORE)] == (1100.0, BEFORE, BEFORE)
-    status = warehouse.query_df("SELECT day FROM kpi.fct_metric_daily WHERE metric_id = 'weekly_active_users'")
-    assert len(status) == 1
+    assert _facts(warehouse) == {("weekly_active_users", BEFORE): (1100.0, BEFORE, BEFORE)}
+    assert _reason(warehouse, D) == "weekly_active_users: not published for 2026-07-03, which has its own reading"
+
+
+def test_where_a_reading_landed_is_recorded_on_the_day_it_was_read(warehouse: Warehouse) -> None:
+    _extracted(warehouse, D)
+    _publish(warehouse, frame(_yesterday("weekly_active_users", 1200.0)), [D])
+    assert _reason(warehouse, D) == "weekly_active_users: published for 2026-07-03 (by_period)"
 
 
 def test_a_landed_reading_survives_reruns_of_both_days_until_the_day_reads_its_own(warehouse: Warehouse) -> None:
