@@ -10,6 +10,9 @@ text that was never sent, so it publishes, with the suspect noted as `injection_
 joking "ignore all previous instructions" in #random does not hold back the number the status doc states.
 An answer the backend could not give (`UnreadAnswer`, or none at all for an asked metric) makes an `unread`
 reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
+Each reading carries the period it describes: the answer's own when it is one a source written on the reported
+day can describe, else the metric's window ending on that day (with an assumption saying so when the answer's
+period was impossible). Which day a value is published for is the series rule's business, at publish time.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """

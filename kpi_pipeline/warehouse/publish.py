@@ -12,6 +12,12 @@ extraction failed (too many unread) or that has no rows, where nothing at all is
 transaction records the decision in extract.day_status (publish_status published or held, the reason,
 the run, the time).
 
+The series rule is applied here. An `as_reported` value is published on its partition day. A `by_period`
+value whose period ended before its partition lands on the period's last day, in the same transaction, only
+where that day has no reading of its own (one whose source was written on that day) nor a fresher landed one;
+re-publishing the earlier day keeps a landed row unless the day now has its own reading for the metric
+(docs/warehouse.md, "Which reading is a day's value").
+
 The views are portable SQL (a recursive-CTE time spine, window functions, date arithmetic) that runs
 unchanged on DuckDB and PostgreSQL.
 """
@@ -58,7 +64,7 @@ class DayOutcome:
 
     day: date
     status: str  # published | held
-    reason: str | None  # why held, or which metrics kept their previous version
+    reason: str | None  # why held, which metrics kept their previous version, where by_period values landed
     kept: tuple[str, ...] = ()  # unread metrics whose previous rows stay
 
 
