@@ -53,33 +53,33 @@ mentions the metric, lower when a source mentions it and you decided its number 
 8. When sources disagree, prefer the most authoritative and most recent, lower the confidence and say \
 why in reasoning."""
 
-# how a flow's window reads in a sentence: "signup conversion over one day"
+# how a flow's window reads in a sentence: "signup conversion over one day", "for whichever day it covers"
 WINDOW_WORDS = {
-    "day": "over one day",
-    "week": "over one calendar week (Monday to Sunday)",
-    "month": "over one calendar month",
-    "quarter": "over one calendar quarter",
-    "rolling_7d": "over the 7 days up to and including a day",
-    "rolling_30d": "over the 30 days up to and including a day",
+    "day": ("over one day", "day"),
+    "week": ("over one calendar week (Monday to Sunday)", "week"),
+    "month": ("over one calendar month", "month"),
+    "quarter": ("over one calendar quarter", "quarter"),
+    "rolling_7d": ("over the 7 days up to and including a day", "7 days"),
+    "rolling_30d": ("over the 30 days up to and including a day", "30 days"),
 }
 
 
 def wanted_value(metric: Metric, day: date) -> str:
     """The one sentence that says which value of `metric` the sources of `day` should give, from its kind,
     window and series rule (docs/catalog.md, Time); the prompt states it for every asked metric."""
-    what = (
-        f"the level of {metric.id} at a moment"
-        if metric.kind == "snapshot"
-        else f"{metric.id} {WINDOW_WORDS[metric.window or 'day']}"
-    )
+    if metric.kind == "snapshot":
+        what, covers = f"the level of {metric.id} at a moment", "whichever moment it was measured at"
+    else:
+        over, span = WINDOW_WORDS[metric.window or "day"]
+        what, covers = f"{metric.id} {over}", f"whichever {span} it covers"
     if metric.series_rule == "by_period":
         return (
             f"{what}, for the latest period a source states it for: the one ending on {day.isoformat()} when "
             "stated, else an earlier one such as yesterday's, with that period's first and last day."
         )
     return (
-        f"{what}, as most recently stated in these sources of {day.isoformat()}, whatever period it "
-        "describes (say which in period_start and period_end)."
+        f"{what}, as most recently stated in these sources of {day.isoformat()}, for {covers} "
+        "(say which in period_start and period_end)."
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -96,9 +97,9 @@ def test_the_question_states_each_asked_metrics_wanted_value_in_one_sentence() -
 @pytest.mark.parametrize(
     ("entry", "fragments"),
     [
-        ({}, ["the level of m at a moment", "most recently stated", "2026-07-04", "whatever period"]),
-        ({"kind": "flow"}, ["m over one day", "most recently stated", "whatever period"]),
-        ({"kind": "flow", "window": "rolling_7d"}, ["over the 7 days up to and including a day"]),
+        ({}, ["the level of m at a moment", "most recently stated", "2026-07-04", "whichever moment"]),
+        ({"kind": "flow"}, ["m over one day", "most recently stated", "for whichever day it covers"]),
+        ({"kind": "flow", "window": "rolling_7d"}, ["over the 7 days up to and including a day", "whichever 7 days"]),
         ({"kind": "flow", "window": "week"}, ["over one calendar week (Monday to Sunday)"]),
         (
             {"kind": "flow", "series_rule": "by_period"},
@@ -242,3 +243,12 @@ def test_count_tokens_is_about_four_characters_a_token() -> None:
     assert count_tokens("") == 0
     assert count_tokens("abcd") == 1
     assert count_tokens("abcde") == 2
+
+
+def test_docs_catalog_quotes_the_wanted_sentences_the_prompt_sends() -> None:
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "catalog.md").read_text().split())
+    metric = parse_catalog(
+        {"metrics": [{"id": "signup_conversion", "description": "d", "unit": "percent", "kind": "flow"}]}
+    ).metric("signup_conversion")
+    for rule in ("as_reported", "by_period"):
+        assert wanted_value(metric.model_copy(update={"series_rule": rule}), date(2026, 7, 4)) in text
