@@ -371,13 +371,6 @@ def landing_day(metric_id: str, partition: date, period_end: Any, by_period: Col
     return end if metric_id in by_period and end is not None and end < partition else partition
 
 
-def _landed_metrics(tx: Transaction, day: date) -> dict[str, date | None]:
-    """metric -> reported day of the rows on `day` that landed there from a later day's sources (by_period)."""
-    rows = tx.query_df(f"SELECT metric_id, reported_at FROM {FCT_METRIC_DAILY.qualified} WHERE day = ?", [day])
-    reported = {str(m): _reported_day(r) for m, r in zip(rows["metric_id"], rows["reported_at"], strict=True)}
-    return {m: r for m, r in reported.items() if r is not None and r > day}
-
-
 def _delete_day(tx: Transaction, table: Table, day: date, keep: Sequence[str]) -> None:
     """Delete the day's rows of `table`, except those of the metrics in `keep`."""
     sql = f"DELETE FROM {table.qualified} WHERE {table.partition_column} = ?"
@@ -428,30 +421,30 @@ def _publish_day(
         replaced = ()  # nothing read well enough to review: the day stays exactly as it was
     else:
         replaced = (METRIC_QUARANTINE,)
-    facts = frames[FCT_METRIC_DAILY]
-    lands = [landing_day(m, day, e, by_period) for m, e in zip(facts["metric_id"], facts["period_end"], strict=True)]
-    earlier = sorted({d for d in lands if d != day}) if FCT_METRIC_DAILY in replaced else []
-    own = frames_of(frames, [m for m, d in zip(facts["metric_id"], lands, strict=True) if d == day])
+    groups = _by_landing_day(frames[FCT_METRIC_DAILY], day, by_period)
+    own = _rows_of(frames, groups.pop(day, []))
+    earlier = sorted(groups) if FCT_METRIC_DAILY in replaced else []
     notes: list[str] = []
     with wh.transaction() as tx:
         for table in DAY_TABLES:
             wh.lock_partition(tx, table, [day, *earlier])
         # a by_period value that landed here from a later day's sources stays unless this day has its own
-        protected = [m for m in _landed_metrics(tx, day) if m not in set(own[FCT_METRIC_DAILY]["metric_id"])]
+        protected = sorted(_landed_metrics(tx, day) - set(own[FCT_METRIC_DAILY]["metric_id"]))
         written: dict[str, int] = {}
         for table in replaced:
             keep = [*outcome.kept, *(protected if table is not METRIC_QUARANTINE else ())]
             _delete_day(tx, table, day, keep)
-            written[table.qualified] = tx.insert_df(
-                table, own[table] if table is not METRIC_QUARANTINE else frames[table]
-            )
+            rows = frames[table] if table is METRIC_QUARANTINE else own[table]
+            written[table.qualified] = tx.insert_df(table, rows)
         for target in earlier:
-            landed = [m for m, d in zip(facts["metric_id"], lands, strict=True) if d == target]
-            n, skipped = _land(tx, frames_of(frames, landed), target)
+            landed, skipped = _land(tx, _rows_of(frames, groups[target]), target)
             for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
-                written[table.qualified] = written.get(table.qualified, 0) + n[table]
-            notes += [f"{m}: published for {target.isoformat()} (by_period)" for m in landed if m not in skipped]
-            notes += [f"{m}: not published for {target.isoformat()}, which has its own reading" for m in skipped]
+                written[table.qualified] = written.get(table.qualified, 0) + landed[table]
+            notes += [
+                f"{m}: " + (f"not published for {target.isoformat()}, {skipped[m]}" if m in skipped else
+                            f"published for {target.isoformat()} (by_period)")
+                for m in groups[target]
+            ]  # fmt: skip
         reason = "; ".join([*([outcome.reason] if outcome.reason else []), *notes]) or None
         tx.execute(
             f"UPDATE {DAY_STATUS.qualified} SET publish_status = ?, publish_reason = ?, publish_run_id = ?, "
@@ -461,28 +454,48 @@ def _publish_day(
     return {table.qualified: written.get(table.qualified, 0) for table in DAY_TABLES}, replace(outcome, reason=reason)
 
 
-def frames_of(frames: dict[Table, pd.DataFrame], metric_ids: Collection[str]) -> dict[Table, pd.DataFrame]:
+def _by_landing_day(facts: pd.DataFrame, day: date, by_period: Collection[str]) -> dict[date, list[str]]:
+    """The metrics of the day's facts by the day each is published for (the series rule)."""
+    groups: dict[date, list[str]] = {}
+    for metric, end in zip(facts["metric_id"], facts["period_end"], strict=True):
+        groups.setdefault(landing_day(str(metric), day, end, by_period), []).append(str(metric))
+    return groups
+
+
+def _rows_of(frames: dict[Table, pd.DataFrame], metric_ids: Collection[str]) -> dict[Table, pd.DataFrame]:
     """The fact and evidence rows of `metric_ids` (quarantine rows stay with their partition)."""
     wanted = set(metric_ids)
     return {t: frames[t][frames[t]["metric_id"].isin(wanted)] for t in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE)}
 
 
-def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tuple[dict[Table, int], set[str]]:
+def _reported_days(tx: Transaction, day: date) -> dict[str, date | None]:
+    """metric -> the day the source of its fact on `day` was written (None on rows published before)."""
+    rows = tx.query_df(f"SELECT metric_id, reported_at FROM {FCT_METRIC_DAILY.qualified} WHERE day = ?", [day])
+    return {str(m): _reported_day(r) for m, r in zip(rows["metric_id"], rows["reported_at"], strict=True)}
+
+
+def _landed_metrics(tx: Transaction, day: date) -> set[str]:
+    """The metrics whose fact on `day` landed there from a later day's sources (by_period)."""
+    return {m for m, reported in _reported_days(tx, day).items() if reported is not None and reported > day}
+
+
+def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tuple[dict[Table, int], dict[str, str]]:
     """Publish by_period facts (and their evidence) on `target`, the day their period ended, where `target` has
     no reading of its own (reported on that day) and no landed one reported later than these: the day's own
-    values are never replaced, and a rerun replaces its own landed rows with identical ones."""
-    existing = tx.query_df(f"SELECT metric_id, reported_at FROM {FCT_METRIC_DAILY.qualified} WHERE day = ?", [target])
-    current = {str(m): _reported_day(r) for m, r in zip(existing["metric_id"], existing["reported_at"], strict=True)}
+    values are never replaced, and a rerun replaces its own landed rows with identical ones. Returns the rows
+    written and, for each metric not published, why."""
+    current = _reported_days(tx, target)
     facts = rows[FCT_METRIC_DAILY]
-    skipped: set[str] = set()
+    skipped: dict[str, str] = {}
     for metric, reported in zip(facts["metric_id"], facts["reported_at"], strict=True):
         if metric not in current:
             continue
-        before = current[metric]
-        new = _reported_day(reported)
-        if before is None or before <= target or (new is not None and new < before):
-            skipped.add(str(metric))  # the day's own reading, or a fresher landed one
-    chosen = [m for m in facts["metric_id"] if m not in skipped]
+        before, new = current[metric], _reported_day(reported)
+        if before is None or before <= target:
+            skipped[str(metric)] = "which has its own reading"
+        elif new is not None and new < before:
+            skipped[str(metric)] = f"which has a fresher one reported on {before.isoformat()}"
+    chosen = [str(m) for m in facts["metric_id"] if m not in skipped]
     if chosen:
         marks = ", ".join("?" for _ in chosen)
         for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):

@@ -162,3 +162,24 @@ def test_dim_metric_publishes_each_metrics_time_semantics(warehouse: Warehouse) 
         ("open_bugs", "snapshot", None, "semi_additive", "as_reported"),
         ("wau", "flow", "rolling_7d", "non_additive", "by_period"),
     ]
+
+
+def test_of_two_later_readings_of_a_day_the_freshest_stays_whatever_the_publish_order(warehouse: Warehouse) -> None:
+    after = D + timedelta(days=1)
+    _extracted(warehouse, D, after)
+    late = metric_row(  # "on Friday" written the day after D: also about BEFORE, and fresher
+        "weekly_active_users",
+        after,
+        1250.0,
+        period_start=BEFORE,
+        period_end=BEFORE,
+        reported_at=pd.Timestamp(after.isoformat() + "T08:00:00Z"),
+    )
+    _publish(warehouse, frame(late), [after])
+    _publish(warehouse, frame(_yesterday("weekly_active_users", 1200.0)), [D])
+    assert _facts(warehouse) == {("weekly_active_users", BEFORE): (1250.0, BEFORE, after)}
+    assert _reason(warehouse, D) == (
+        "weekly_active_users: not published for 2026-07-03, which has a fresher one reported on 2026-07-05"
+    )
+    _publish(warehouse, frame(late), [after], "rerun")
+    assert _facts(warehouse) == {("weekly_active_users", BEFORE): (1250.0, BEFORE, after)}
