@@ -218,7 +218,7 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
             continue  # "4.1%, not 3.1%"
         if _TARGET.search(before[-40:]) or _TARGET_AFTER.match(after):
             continue
-        previous = _PREVIOUS.search(before[-40:]) and not _CURRENT.search(before[-12:])
+        previous = bool(_PREVIOUS.search(before[-40:])) and not _CURRENT.search(before[-12:])
         earlier = (previous or bool(_PREVIOUS_AFTER.match(after))) and _of_an_earlier_period(metric, sentence, q)
         if not correction and previous and not earlier:
             continue
@@ -238,7 +238,7 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         current = governed or bool(_CURRENT.search(before[-15:]))
         shared = _shared_with(q, rivals, _governing(q, mentions, text), text)
         reading = _Reading(sentence, q, conversion, distance, strong, current, correction, hedged, governed)
-        readings.append(replace(reading, shared_with=shared, earlier=bool(earlier)))
+        readings.append(replace(reading, shared_with=shared, earlier=earlier))
     numerals = [r for r in readings if not r.quantity.in_words]
     return numerals or readings
 
