@@ -10,10 +10,19 @@ import hashlib
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 METRIC_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 SOURCE_TYPES = ("slack", "jira", "docs")
@@ -21,6 +30,15 @@ QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 # `unknown`: neither the catalog nor a key result says which way is better, so nothing colours a move
 Direction = Literal["higher_is_better", "lower_is_better", "unknown"]
 DirectionSource = Literal["catalog", "key_result", "unknown"]
+# time semantics (docs/catalog.md): a snapshot is a level at a moment, a flow accumulates over its window
+Kind = Literal["snapshot", "flow"]
+Window = Literal["day", "week", "month", "quarter", "rolling_7d", "rolling_30d"]
+Additivity = Literal["additive", "semi_additive", "non_additive"]
+# which reading is a day's value: the freshest reported that day, or the one whose period ends that day
+SeriesRule = Literal["as_reported", "by_period"]
+DEFAULT_KIND: Kind = "snapshot"  # never summed: the safe assumption for a metric that does not say
+DEFAULT_FLOW_WINDOW: Window = "day"
+DEFAULT_SERIES_RULE: SeriesRule = "as_reported"
 
 
 class CatalogError(ValueError):
@@ -76,6 +94,9 @@ class Metric(_Strict):
     direction_source: DirectionSource = Field("unknown", exclude=True)  # derived from the catalog's content
     derived: bool = False  # the value may be computed, so it need not appear verbatim in a quote
     tolerance: Annotated[float, Field(ge=0)] = 0.02  # relative disagreement between sources that is a conflict
+    kind: Kind = DEFAULT_KIND
+    window: Window | None = Field(None, validate_default=True)  # flows only; a flow without one is daily
+    series_rule: SeriesRule = DEFAULT_SERIES_RULE  # resolved: as written, else the catalog's series_rule
 
     @model_validator(mode="before")
     @classmethod
@@ -84,6 +105,25 @@ class Metric(_Strict):
             written = data.get("direction") in ("higher_is_better", "lower_is_better")
             return {**data, "direction_source": "catalog" if written else "unknown"}
         return data
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: Window | None, info: ValidationInfo) -> Window | None:
+        kind = info.data.get("kind")
+        if kind == "snapshot" and v is not None:
+            raise ValueError(
+                f"a snapshot is a level at a moment and has no window: remove window: {v}, or write kind: flow "
+                f"if the metric accumulates over the {v}"
+            )
+        return DEFAULT_FLOW_WINDOW if kind == "flow" and v is None else v
+
+    @property
+    def additivity(self) -> Additivity:
+        """How BI may aggregate the series: a snapshot takes the last value per period (never summed), a daily
+        flow sums, a flow over a longer or rolling window neither sums nor averages correctly."""
+        if self.kind == "snapshot":
+            return "semi_additive"
+        return "additive" if self.window == "day" else "non_additive"
 
     @field_validator("id")
     @classmethod
@@ -216,6 +256,19 @@ class Catalog(_Strict):
     okr_status: OkrStatusThresholds = OkrStatusThresholds()
     # how much a reading from each source type is trusted when sources disagree
     source_authority: dict[str, Annotated[float, Field(ge=0, le=1)]] = {"docs": 0.9, "jira": 0.8, "slack": 0.6}
+    series_rule: SeriesRule = DEFAULT_SERIES_RULE  # for the metrics that do not write their own
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_series_rule(cls, data: Any) -> Any:
+        """A metric without `series_rule` takes the catalog's (itself `as_reported` unless written)."""
+        if not isinstance(data, dict) or not isinstance(data.get("metrics"), list | tuple):
+            return data
+        rule = data.get("series_rule", DEFAULT_SERIES_RULE)
+        if rule == DEFAULT_SERIES_RULE or rule not in get_args(SeriesRule):
+            return data  # the default needs no copying; a bad value is reported on the catalog's key only
+        metrics = [{"series_rule": rule, **m} if isinstance(m, dict) else m for m in data["metrics"]]
+        return {**data, "metrics": metrics}
 
     @model_validator(mode="before")
     @classmethod

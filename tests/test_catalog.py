@@ -46,6 +46,9 @@ EXPECTED = {
         "disagree",
     ],
     "direction_source_written.yaml": ["metric 'api_error_rate'", "'direction_source'", "remove it"],
+    "window_on_snapshot.yaml": ["metric 'open_p1_bugs'", "'window'", "snapshot", "kind: flow"],
+    "unknown_window.yaml": ["metric 'deploys_per_day'", "'window'", "rolling_7d"],
+    "unknown_series_rule.yaml": ["key 'series_rule'", "as_reported", "by_period"],
 }
 
 
@@ -63,7 +66,9 @@ def test_bad_catalog_names_file_entry_and_key(name: str) -> None:
         assert fragment in message, f"{fragment!r} missing from: {message}"
 
 
-@pytest.mark.parametrize("name", ["alias_without_letter.yaml", "nan_bound.yaml", "bad_id.yaml"])
+@pytest.mark.parametrize(
+    "name", ["alias_without_letter.yaml", "nan_bound.yaml", "bad_id.yaml", "unknown_series_rule.yaml"]
+)
 def test_one_bad_entry_is_one_line_not_also_an_empty_metrics_list(name: str) -> None:
     with pytest.raises(CatalogError) as caught:
         load_catalog(BAD / name)
@@ -147,8 +152,43 @@ def test_good_catalog_gets_defaults(tmp_path: Path) -> None:
     assert metric.source_types == ("slack", "jira", "docs")
     assert catalog.objectives[0].start == date(2026, 7, 1) and catalog.objectives[0].end == date(2026, 9, 30)
     assert catalog.source_authority["docs"] > catalog.source_authority["slack"]
+    # a metric that says nothing about time is a snapshot (never summed), published as reported
+    assert (metric.kind, metric.window, metric.additivity, metric.series_rule) == (
+        "snapshot",
+        None,
+        "semi_additive",
+        "as_reported",
+    )
     with pytest.raises(KeyError):
         catalog.metric("nope")
+
+
+def _time_of(entry: dict[str, object], series_rule: str | None = None) -> tuple[object, ...]:
+    data: dict[str, object] = {"metrics": [{"id": "m", "description": "d", "unit": "count", **entry}]}
+    if series_rule:
+        data["series_rule"] = series_rule
+    m = parse_catalog(data).metric("m")
+    return m.kind, m.window, m.additivity, m.series_rule
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"kind": "snapshot"}, ("snapshot", None, "semi_additive", "as_reported")),
+        ({"kind": "flow"}, ("flow", "day", "additive", "as_reported")),
+        ({"kind": "flow", "window": "day"}, ("flow", "day", "additive", "as_reported")),
+        ({"kind": "flow", "window": "week"}, ("flow", "week", "non_additive", "as_reported")),
+        ({"kind": "flow", "window": "rolling_30d"}, ("flow", "rolling_30d", "non_additive", "as_reported")),
+        ({"kind": "flow", "series_rule": "by_period"}, ("flow", "day", "additive", "by_period")),
+    ],
+)
+def test_kind_and_window_decide_additivity(entry: dict[str, object], expected: tuple[object, ...]) -> None:
+    assert _time_of(entry) == expected
+
+
+def test_the_catalog_series_rule_is_the_default_a_metric_may_override() -> None:
+    assert _time_of({}, "by_period")[3] == "by_period"
+    assert _time_of({"series_rule": "as_reported"}, "by_period")[3] == "as_reported"
 
 
 def test_selector_parses_narrow_forms() -> None:

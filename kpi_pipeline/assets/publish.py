@@ -43,6 +43,7 @@ from kpi_pipeline.warehouse.publish import (
     OKR_PROGRESS,
     VIEWS,
     Published,
+    by_period_metrics,
     ensure_kpi_schema,
     publish_catalog,
     publish_gate,
@@ -110,13 +111,16 @@ def kpi_daily(
     wh = warehouse.get_warehouse()
     with wh.session():  # one connection for the whole range, one transaction per day
         ensure_kpi_schema(wh)
-        gate = run_gate(read_metric_values(wh, days), catalog.load(), days)
+        metrics = catalog.load()
+        gate = run_gate(read_metric_values(wh, days), metrics, days)
         if gate.blocked:
             raise Failure(
                 description=f"quality gate failed for {span(days)}; nothing published: " + "; ".join(gate.structural),
                 metadata=gate_metadata(gate),
             )
-        published = publish_gate(wh, gate, run_id=context.run_id, published_at=datetime.now(UTC))
+        published = publish_gate(
+            wh, gate, run_id=context.run_id, published_at=datetime.now(UTC), by_period=by_period_metrics(metrics)
+        )
     for outcome in published.held:
         context.log.warning(f"{outcome.day.isoformat()} held back, its published facts stay: {outcome.reason}")
     for outcome in published.kept:

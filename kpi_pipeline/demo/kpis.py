@@ -330,6 +330,23 @@ CATALOG_HEADER = (
 )
 
 
+# what each demo metric's daily value is (docs/catalog.md "Time"): (kind, window of a flow)
+TIME_SEMANTICS: dict[str, tuple[str, str | None]] = {
+    "api_error_rate": ("flow", "day"),
+    "p95_latency_ms": ("flow", "day"),
+    "weekly_active_users": ("flow", "rolling_7d"),
+    "signup_conversion": ("flow", "day"),
+    "nps": ("snapshot", None),
+    "mrr_usd": ("snapshot", None),
+    "deploys_per_day": ("flow", "day"),
+    "mttr_minutes": ("flow", "rolling_30d"),
+    "open_p1_bugs": ("snapshot", None),
+    "uptime_percent": ("flow", "rolling_7d"),
+    "customer_churn_rate": ("flow", "rolling_30d"),
+    "support_first_response_minutes": ("flow", "day"),
+}
+
+
 def kpi(metric_id: str) -> KpiDef:
     for k in KPIS:
         if k.id == metric_id:
@@ -355,6 +372,10 @@ def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str
             "validation": {"min": _number(k.min_value), "max": _number(k.max_value)},
             "direction": k.direction,
         }
+        kind, window = TIME_SEMANTICS[k.id]
+        entry["kind"] = kind
+        if window:
+            entry["window"] = window
         if k.min_confidence is not None:
             entry["min_confidence"] = k.min_confidence
         if k.tolerance is not None:

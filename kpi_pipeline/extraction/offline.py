@@ -5,6 +5,10 @@ number that belongs to it (not a target, not the old value, not another metric's
 newer messages win, quote the sentence, and say how sure it is. It never takes a number from text that
 addresses the model. A number written in words ("three percent") is read only when no sentence states the
 metric in digits, with less confidence and the assumption said out loud; grounding then flags it.
+Each answer carries the period it describes: the time phrase next to the number ("yesterday", "last week"),
+resolved against its source's own day, else the metric's window ending on that day (extraction.periods). For a
+`by_period` metric a number tied to an earlier period ("deploys yesterday: 14") is that period's value, not a
+previous value to skip.
 The local Anthropic server answers with `extract_answers`, so both backends share one notion of a right answer.
 """
 
@@ -16,7 +20,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date
 
 from kpi_pipeline.catalog import Catalog, Metric
 from kpi_pipeline.extraction.injection import looks_like_instruction
@@ -31,6 +35,7 @@ from kpi_pipeline.extraction.numbers import (
     metric_unit,
     values_match,
 )
+from kpi_pipeline.extraction.periods import period_near, resolve
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     Evidence,
@@ -122,6 +127,7 @@ class _Reading:
     table_score: tuple[int, int] = (0, 0)  # for a table cell: matching.cell_score of its caption, header, row
     shared_with: str = ""  # another metric the sentence also speaks of, in words the number could belong to
     corrects: _Sentence | None = None  # the earlier statement a correction without the metric's name replaces
+    earlier: bool = False  # a by_period metric's value for a period that ended before the source was written
 
     @property
     def value(self) -> float:
@@ -215,11 +221,13 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
             continue  # "4.1%, not 3.1%"
         if _TARGET.search(before[-40:]) or _TARGET_AFTER.match(after):
             continue
-        if not correction and (_PREVIOUS.search(before[-40:]) and not _CURRENT.search(before[-12:])):
+        previous = bool(_PREVIOUS.search(before[-40:])) and not _CURRENT.search(before[-12:])
+        earlier = (previous or bool(_PREVIOUS_AFTER.match(after))) and _of_an_earlier_period(metric, sentence, q)
+        if not correction and previous and not earlier:
             continue
         if _WINDOW.search(before[-10:]) and q.family == "time":
             continue  # "MTTR over the last 30 days: 67 min": 30 days is the window, not the value
-        if _PREVIOUS_AFTER.match(after) or _DELTA.search(before[-12:]) or _DELTA_AFTER.match(after):
+        if (_PREVIOUS_AFTER.match(after) and not earlier) or _DELTA.search(before[-12:]) or _DELTA_AFTER.match(after):
             continue
         if q.range is not None:
             continue  # one end of "[0.1%, 1.8%]" or "3-5" is not the metric's value
@@ -233,9 +241,23 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         current = governed or bool(_CURRENT.search(before[-15:]))
         shared = _shared_with(q, rivals, _governing(q, mentions, text), text)
         reading = _Reading(sentence, q, conversion, distance, strong, current, correction, hedged, governed)
-        readings.append(replace(reading, shared_with=shared))
+        readings.append(replace(reading, shared_with=shared, earlier=earlier))
     numerals = [r for r in readings if not r.quantity.in_words]
     return numerals or readings
+
+
+def _reported_day(source: SourceDoc) -> date:
+    return source.observed_at.astimezone(UTC).date()
+
+
+def _of_an_earlier_period(metric: Metric, sentence: _Sentence, q: Quantity) -> bool:
+    """Under `by_period` "deploys yesterday: 14" is the value of yesterday, not a previous value to skip: a
+    number whose time phrase resolves to a period that ended before its source was written."""
+    if metric.series_rule != "by_period":
+        return False
+    reported = _reported_day(sentence.source)
+    period = period_near(sentence.text, q.start, q.end, reported)
+    return period is not None and period.end < reported
 
 
 def _counts_the_metric(metric: Metric, after: str) -> bool:
@@ -479,7 +501,9 @@ def _answer(metric: Metric, sentences: list[_Sentence], cells: list[_Reading], c
     for sentence in sentences:
         per_sentence = _readings(metric, sentence, catalog)
         if per_sentence:
-            candidates.append(min(per_sentence, key=lambda r: (r.distance, -int(r.current_cue), r.quantity.start)))
+            # a by_period metric's value of today before its value of an earlier period the sentence also gives
+            nearest = min(per_sentence, key=lambda r: (r.earlier, r.distance, -int(r.current_cue), r.quantity.start))
+            candidates.append(nearest)
     if not candidates:
         return _abstain(metric.id, f"no source states {metric.id} ({metric.description})")
     candidates += _corrections(metric, sentences, candidates)
@@ -510,7 +534,11 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
     if best.quantity.in_words:
         confidence -= IN_WORDS_PENALTY
         assumptions.append(IN_WORDS_ASSUMPTION)
-    others = [c for c in candidates if c is not best and not values_match(c.value, best.value, metric.tolerance)]
+    others = [  # a value of another period (by_period) does not compete with this one
+        c
+        for c in candidates
+        if c is not best and c.earlier == best.earlier and not values_match(c.value, best.value, metric.tolerance)
+    ]
     same_time = [c for c in others if c.sentence.source.observed_at == best.sentence.source.observed_at]
     competing = [c for c in same_time if c.strength >= best.strength]
     if competing and not best.correction:
@@ -529,6 +557,9 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
     if agreeing and not others:
         confidence += 0.03
     confidence = round(min(0.97, max(0.05, confidence)), 3)
+    period = resolve(
+        best.sentence.text, best.quantity.start, best.quantity.end, metric, _reported_day(best.sentence.source)
+    )
     reasoning = f"{best.sentence.source.source_id} states {best.quantity.text.strip()} for {metric.id}"
     if notes:
         reasoning += "; " + "; ".join(notes)
@@ -539,6 +570,8 @@ def _reading_answer(metric: Metric, best: _Reading, candidates: list[_Reading]) 
         evidence=[Evidence(source_id=best.sentence.source.source_id, quote=_quote(best)), *_corrected(best)],
         reasoning=reasoning + ".",
         assumptions=assumptions,
+        period_start=period.start,
+        period_end=period.end,
     )
 
 

@@ -13,6 +13,10 @@ An answer the backend could not give (`UnreadAnswer`, or none at all for an aske
 reading, never an abstention; each day's `DayRead` counts the metrics left unread, for extract.day_status.
 A calibration map, when given, turns each row's confidence into the calibrated one and keeps the extractor's
 as `confidence_raw` (kpi_pipeline.calibration.apply); without one both are the raw confidence.
+
+Each reading carries the period it describes: the answer's own when it is one a source written on the reported
+day can describe, else the metric's window ending on that day (with an assumption saying so when the answer's
+period was impossible). Which day a value is published for is the series rule's business, at publish time.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 import pandas as pd
@@ -32,6 +36,7 @@ from kpi_pipeline.calibration.mapfile import CalibrationMap
 from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction import redaction
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
+from kpi_pipeline.extraction.periods import Period, default_period
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     ExtractionBackend,
@@ -204,9 +209,33 @@ def _missing_answer(metric_id: str) -> MetricAnswer:
     return unread_answer(metric_id, "the backend gave no answer")
 
 
+def _period(metric: Metric, answer: MetricAnswer, reported: date) -> tuple[Period | None, str | None]:
+    """The period the answer describes, and an assumption when it is not the answer's own: an answer without a
+    period (the model left it out) describes the metric's window ending on the reported day; so does one whose
+    period could not have been known when its source was written, which is said out loud."""
+    if answer.value is None:
+        return None, None
+    start, end = answer.period_start, answer.period_end
+    if start is None and end is None:
+        return default_period(metric, reported), None
+    start, end = start or end, end or start
+    assert start is not None and end is not None
+    if start <= end <= reported:
+        return Period(start, end), None
+    fallback = default_period(metric, reported)
+    why = (
+        f"the answer's period {start.isoformat()}..{end.isoformat()} is not one a source written on "
+        f"{reported.isoformat()} can describe; the metric's window {fallback.start.isoformat()}.."
+        f"{fallback.end.isoformat()} is assumed"
+    )
+    return fallback, why
+
+
 def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, result: ExtractionResult) -> Reading:
     verdict = ground(answer, metric, request.sources)
     urls = {s.source_id: s.url for s in request.sources}
+    reported = verdict.observed_at.astimezone(UTC).date() if verdict.observed_at else request.day
+    period, period_assumption = _period(metric, answer, reported)
     return Reading(
         metric_id=metric.id,
         day=request.day,
@@ -219,7 +248,7 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
             for e, exact in zip(answer.evidence, verdict.located, strict=True)
         ),
         reasoning=answer.reasoning,
-        assumptions=tuple(answer.assumptions),
+        assumptions=(*answer.assumptions, *([period_assumption] if period_assumption else [])),
         grounded=verdict.grounded,
         grounding_issues=verdict.issues,
         observed_at=verdict.observed_at,
@@ -227,6 +256,8 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
         model=result.model,
         prompt_version=result.prompt_version,
         unread=isinstance(answer, UnreadAnswer),
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
     )
 
 
@@ -264,6 +295,8 @@ def _candidate_row(r: Reading) -> dict[str, Any]:
         "backend": r.backend,
         "model": r.model,
         "prompt_version": r.prompt_version,
+        "period_start": r.period_start,
+        "period_end": r.period_end,
     }
 
 
@@ -282,6 +315,9 @@ def _value_row(v: Synthesis) -> dict[str, Any]:
         "conflict": json.dumps(list(v.conflict), default=str) if v.conflict else None,
         "model": v.model,
         "prompt_version": v.prompt_version,
+        "period_start": v.period_start,
+        "period_end": v.period_end,
+        "reported_at": pd.Timestamp(v.reported_at) if v.reported_at else pd.NaT,
     }
 
 

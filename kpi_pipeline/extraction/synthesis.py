@@ -7,6 +7,8 @@ agreement raises it. Not knowing is an answer of its own: `abstained`, not a low
 Not being told is not knowing either: when any source group's answer was `unread` (the call gave no usable
 answer), the value is `unread` with no number, even if other groups answered, because the missing group
 might have decided it; publishing then keeps the metric-day's previous version.
+Under `by_period` only the readings of the period that ends latest compete; readings of earlier periods are
+values of other days, set aside rather than counted as dissent.
 Issues about the metric-day that no reading carries (a source set aside as a suspected prompt injection)
 are added to the value's grounding issues whatever was read, so the gate holds the value, or abstention, back.
 """
@@ -45,6 +47,8 @@ class Reading:
     model: str = ""
     prompt_version: str = ""
     unread: bool = False  # the backend gave no usable answer; `reasoning` says why
+    period_start: date | None = None  # the period the value describes (extraction.periods); None when abstained
+    period_end: date | None = None
 
     @property
     def status(self) -> str:
@@ -71,6 +75,9 @@ class Synthesis:
     prompt_version: str
     chosen: Reading | None = field(default=None, compare=False)
     grounding_issues: tuple[dict[str, str], ...] = ()  # the chosen reading's, then those of the day's sources
+    period_start: date | None = None  # the chosen reading's period, and when its source stated it
+    period_end: date | None = None
+    reported_at: datetime | None = None
 
 
 def disagree(a: float, b: float, tolerance: float) -> bool:
@@ -103,7 +110,7 @@ def synthesize(
 ) -> Synthesis:
     """Choose, flag and score one value from `readings` (one per source group); `day_issues` (grounding issues
     about sources that were not read, such as suspected prompt injections) go on the value whatever it is."""
-    with_value = [r for r in readings if r.value is not None]
+    with_value, earlier = _latest_period(metric, [r for r in readings if r.value is not None])
     model = readings[0].model if readings else ""
     prompt_version = readings[0].prompt_version if readings else ""
     set_aside = _set_aside(day_issues)
@@ -153,6 +160,10 @@ def synthesize(
         reasoning += f"; agreed by {', '.join(r.source_type for r in agree)}"
     if dissent:
         reasoning += "; disagreed by " + ", ".join(f"{r.source_type} ({r.value:g})" for r in dissent)
+    if earlier:
+        reasoning += "; by_period, readings of earlier periods set aside: " + ", ".join(
+            f"{r.source_type} {r.value:g} ({r.period_end.isoformat() if r.period_end else '?'})" for r in earlier
+        )
     reasoning += set_aside
     if chosen.reasoning:
         reasoning += f". {chosen.reasoning}"
@@ -173,7 +184,22 @@ def synthesize(
         prompt_version=chosen.prompt_version,
         chosen=chosen,
         grounding_issues=(*chosen.grounding_issues, *day_issues),
+        period_start=chosen.period_start,
+        period_end=chosen.period_end,
+        reported_at=chosen.observed_at,
     )
+
+
+def _latest_period(metric: Metric, with_value: list[Reading]) -> tuple[list[Reading], list[Reading]]:
+    """Under `by_period` readings of different periods are values of different days, not a disagreement: the
+    readings of the period that ends latest compete for the value, the others are set aside (and kept in
+    extract.metric_candidates). Under `as_reported` every reading competes."""
+    ends = {r.period_end for r in with_value if r.period_end is not None}
+    if metric.series_rule != "by_period" or len(ends) < 2:
+        return with_value, []
+    latest = max(ends)
+    keep = [r for r in with_value if r.period_end in (latest, None)]
+    return keep, [r for r in with_value if r not in keep]
 
 
 def _set_aside(day_issues: Sequence[dict[str, str]]) -> str:

@@ -27,7 +27,7 @@ from kpi_pipeline.resources.jira import JiraSource
 from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.warehouse import open_warehouse
 from kpi_pipeline.warehouse.extract_io import write_day
-from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_gate
+from kpi_pipeline.warehouse.publish import by_period_metrics, ensure_kpi_schema, publish_gate
 from kpi_pipeline.warehouse.tables import LLM_CALLS, METRIC_CANDIDATES, METRIC_VALUES
 
 
@@ -80,7 +80,7 @@ def evaluate_dataset(dataset: Path, backend: ExtractionBackend, scratch: Path | 
                 write_day(wh, day, extracted[day], "eval", now)
             values = wh.query_df(f"SELECT * FROM {METRIC_VALUES.qualified}")
             gate = run_gate(values, catalog, days)
-            outcome = publish_gate(wh, gate, "eval", now)
+            outcome = publish_gate(wh, gate, "eval", now, by_period_metrics(catalog))
             published = wh.query_df("SELECT metric_id, day, value, confidence, status FROM kpi.fct_metric_daily")
             candidates = wh.query_df(f"SELECT * FROM {METRIC_CANDIDATES.qualified}")
             calls = wh.query_df(f"SELECT * FROM {LLM_CALLS.qualified}")

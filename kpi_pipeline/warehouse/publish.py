@@ -12,6 +12,12 @@ extraction failed (too many unread) or that has no rows, where nothing at all is
 transaction records the decision in extract.day_status (publish_status published or held, the reason,
 the run, the time).
 
+The series rule is applied here. An `as_reported` value is published on its partition day. A `by_period`
+value whose period ended before its partition lands on the period's last day, in the same transaction, only
+where that day has no reading of its own (one whose source was written on that day) nor a fresher landed one;
+re-publishing the earlier day keeps a landed row unless the day now has its own reading for the metric
+(docs/warehouse.md, "Which reading is a day's value").
+
 The views are portable SQL (a recursive-CTE time spine, window functions, date arithmetic) that runs
 unchanged on DuckDB and PostgreSQL.
 """
@@ -19,8 +25,8 @@ unchanged on DuckDB and PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,7 +64,7 @@ class DayOutcome:
 
     day: date
     status: str  # published | held
-    reason: str | None  # why held, or which metrics kept their previous version
+    reason: str | None  # why held, which metrics kept their previous version, where by_period values landed
     kept: tuple[str, ...] = ()  # unread metrics whose previous rows stay
 
 
@@ -212,6 +218,10 @@ def catalog_frames(catalog: Catalog) -> dict[Table, pd.DataFrame]:
                 "max_value": m.validation.max,
                 "min_confidence": m.min_confidence,
                 "direction_source": m.direction_source,
+                "kind": m.kind,
+                "flow_window": m.window,
+                "additivity": m.additivity,
+                "series_rule": m.series_rule,
             }
             for m in catalog.metrics
         ]
@@ -300,6 +310,9 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
             "prompt_version": passed["prompt_version"],
             "run_id": [_run_id(r, run_id) for r in passed["run_id"]],
             "published_at": published_at,
+            "period_start": _dates(_column(passed, "period_start")),
+            "period_end": _dates(_column(passed, "period_end")),
+            "reported_at": pd.to_datetime(_column(passed, "reported_at"), utc=True),
         }
     )
     evidence = pd.DataFrame(
@@ -332,6 +345,34 @@ def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime)
     return {FCT_METRIC_DAILY: facts, FCT_METRIC_EVIDENCE: evidence, METRIC_QUARANTINE: quarantine}
 
 
+def _column(rows: pd.DataFrame, name: str) -> pd.Series:
+    """A column of the gate's rows; all missing for rows extracted before it existed."""
+    return rows[name] if name in rows.columns else pd.Series([None] * len(rows), index=rows.index, dtype=object)
+
+
+def _dates(values: pd.Series) -> list[date | None]:
+    return [None if v is None or pd.isna(v) else pd.Timestamp(v).date() for v in values]
+
+
+def by_period_metrics(catalog: Catalog) -> frozenset[str]:
+    """The metrics whose readings land on the day their period ends (series_rule: by_period)."""
+    return frozenset(m.id for m in catalog.metrics if m.series_rule == "by_period")
+
+
+def _reported_day(value: Any) -> date | None:
+    if value is None or pd.isna(value):
+        return None
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).date()
+
+
+def landing_day(metric_id: str, partition: date, period_end: Any, by_period: Collection[str]) -> date:
+    """The day a reading of `partition` is published for: its partition, except for a by_period metric whose
+    period ended before it, which lands on the period's last day."""
+    end = None if period_end is None or pd.isna(period_end) else pd.Timestamp(period_end).date()
+    return end if metric_id in by_period and end is not None and end < partition else partition
+
+
 def _delete_day(tx: Transaction, table: Table, day: date, keep: Sequence[str]) -> None:
     """Delete the day's rows of `table`, except those of the metrics in `keep`."""
     sql = f"DELETE FROM {table.qualified} WHERE {table.partition_column} = ?"
@@ -351,14 +392,27 @@ def _outcome(gate: GateResult, day: date) -> DayOutcome:
     return DayOutcome(day, "published", reason if kept else None, kept)
 
 
-def publish_day(wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[str, int]:
+def publish_day(
+    wh: Warehouse,
+    gate: GateResult,
+    day: date,
+    run_id: str,
+    published_at: datetime,
+    by_period: Collection[str] = (),
+) -> dict[str, int]:
     """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows (a held
-    day: only its quarantine), keep unread metrics' rows, record the decision in extract.day_status."""
-    return _publish_day(wh, gate, day, run_id, published_at)[0]
+    day: only its quarantine), keep unread metrics' rows, land `by_period` metrics' readings of an earlier
+    period on the day it ended, record the decision in extract.day_status."""
+    return _publish_day(wh, gate, day, run_id, published_at, by_period)[0]
 
 
 def _publish_day(
-    wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime
+    wh: Warehouse,
+    gate: GateResult,
+    day: date,
+    run_id: str,
+    published_at: datetime,
+    by_period: Collection[str] = (),
 ) -> tuple[dict[str, int], DayOutcome]:
     outcome = _outcome(gate, day)
     stats = next(d for d in gate.days if d.day == day)
@@ -369,29 +423,109 @@ def _publish_day(
         replaced = ()  # nothing read well enough to review: the day stays exactly as it was
     else:
         replaced = (METRIC_QUARANTINE,)
+    groups = _by_landing_day(frames[FCT_METRIC_DAILY], day, by_period)
+    own = _rows_of(frames, groups.pop(day, []))
+    earlier = sorted(groups) if FCT_METRIC_DAILY in replaced else []
+    notes: list[str] = []
     with wh.transaction() as tx:
         for table in DAY_TABLES:
-            wh.lock_partition(tx, table, [day])
+            wh.lock_partition(tx, table, [day, *earlier])
+        # a by_period value that landed here from a later day's sources stays unless this day has its own
+        protected = sorted(_landed_metrics(tx, day) - set(own[FCT_METRIC_DAILY]["metric_id"]))
+        written: dict[str, int] = {}
         for table in replaced:
-            _delete_day(tx, table, day, outcome.kept)
-        written = {table.qualified: tx.insert_df(table, frames[table]) for table in replaced}
+            keep = [*outcome.kept, *(protected if table is not METRIC_QUARANTINE else ())]
+            _delete_day(tx, table, day, keep)
+            rows = frames[table] if table is METRIC_QUARANTINE else own[table]
+            written[table.qualified] = tx.insert_df(table, rows)
+        for target in earlier:
+            landed, skipped = _land(tx, _rows_of(frames, groups[target]), target)
+            for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
+                written[table.qualified] = written.get(table.qualified, 0) + landed[table]
+            notes += [
+                f"{m}: " + (f"not published for {target.isoformat()}, {skipped[m]}" if m in skipped else
+                            f"published for {target.isoformat()} (by_period)")
+                for m in groups[target]
+            ]  # fmt: skip
+        reason = "; ".join([*([outcome.reason] if outcome.reason else []), *notes]) or None
         tx.execute(
             f"UPDATE {DAY_STATUS.qualified} SET publish_status = ?, publish_reason = ?, publish_run_id = ?, "
             "published_at = ? WHERE day = ?",
-            [outcome.status, outcome.reason, run_id, published_at, day],
+            [outcome.status, reason, run_id, published_at, day],
         )
-    return {table.qualified: written.get(table.qualified, 0) for table in DAY_TABLES}, outcome
+    return {table.qualified: written.get(table.qualified, 0) for table in DAY_TABLES}, replace(outcome, reason=reason)
 
 
-def publish_gate(wh: Warehouse, gate: GateResult, run_id: str, published_at: datetime) -> Published:
+def _by_landing_day(facts: pd.DataFrame, day: date, by_period: Collection[str]) -> dict[date, list[str]]:
+    """The metrics of the day's facts by the day each is published for (the series rule)."""
+    groups: dict[date, list[str]] = {}
+    for metric, end in zip(facts["metric_id"], facts["period_end"], strict=True):
+        groups.setdefault(landing_day(str(metric), day, end, by_period), []).append(str(metric))
+    return groups
+
+
+def _rows_of(frames: dict[Table, pd.DataFrame], metric_ids: Collection[str]) -> dict[Table, pd.DataFrame]:
+    """The fact and evidence rows of `metric_ids` (quarantine rows stay with their partition)."""
+    wanted = set(metric_ids)
+    return {t: frames[t][frames[t]["metric_id"].isin(wanted)] for t in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE)}
+
+
+def _reported_days(tx: Transaction, day: date) -> dict[str, date | None]:
+    """metric -> the day the source of its fact on `day` was written (None on rows published before)."""
+    rows = tx.query_df(f"SELECT metric_id, reported_at FROM {FCT_METRIC_DAILY.qualified} WHERE day = ?", [day])
+    return {str(m): _reported_day(r) for m, r in zip(rows["metric_id"], rows["reported_at"], strict=True)}
+
+
+def _landed_metrics(tx: Transaction, day: date) -> set[str]:
+    """The metrics whose fact on `day` landed there from a later day's sources (by_period)."""
+    return {m for m, reported in _reported_days(tx, day).items() if reported is not None and reported > day}
+
+
+def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tuple[dict[Table, int], dict[str, str]]:
+    """Publish by_period facts (and their evidence) on `target`, the day their period ended, where `target` has
+    no reading of its own (reported on that day) and no landed one reported later than these: the day's own
+    values are never replaced, and a rerun replaces its own landed rows with identical ones. Returns the rows
+    written and, for each metric not published, why."""
+    current = _reported_days(tx, target)
+    facts = rows[FCT_METRIC_DAILY]
+    skipped: dict[str, str] = {}
+    for metric, reported in zip(facts["metric_id"], facts["reported_at"], strict=True):
+        if metric not in current:
+            continue
+        before, new = current[metric], _reported_day(reported)
+        if before is None or before <= target:
+            skipped[str(metric)] = "which has its own reading"
+        elif new is not None and new < before:
+            skipped[str(metric)] = f"which has a fresher one reported on {before.isoformat()}"
+    chosen = [str(m) for m in facts["metric_id"] if m not in skipped]
+    if chosen:
+        marks = ", ".join("?" for _ in chosen)
+        for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
+            tx.execute(f"DELETE FROM {table.qualified} WHERE day = ? AND metric_id IN ({marks})", [target, *chosen])
+    written = {}
+    for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
+        frame = rows[table][rows[table]["metric_id"].isin(set(chosen))].copy()
+        frame["day"] = target
+        written[table] = tx.insert_df(table, frame)
+    return written, skipped
+
+
+def publish_gate(
+    wh: Warehouse,
+    gate: GateResult,
+    run_id: str,
+    published_at: datetime,
+    by_period: Collection[str] = (),
+) -> Published:
     """Publish every day the gate covered, each in its own transaction: good days publish, held days keep their
-    facts. Refuses (PublishBlocked, nothing written) when a problem makes the whole range untrustworthy."""
+    facts. Refuses (PublishBlocked, nothing written) when a problem makes the whole range untrustworthy.
+    `by_period` names the metrics whose series rule is by_period (`by_period_metrics(catalog)`)."""
     if gate.blocked:
         raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.structural))
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
     outcomes = []
     for stats in gate.days:
-        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at)
+        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at, by_period)
         outcomes.append(outcome)
         for name, n in written.items():
             totals[name] += n

@@ -5,6 +5,7 @@ same sources reads them from the prompt cache; an identical rerun is answered fr
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 import kpi_pipeline.definitions
 from kpi_pipeline.demo import generate_dataset
+from kpi_pipeline.extraction.prompts import parse_request, wanted_value
 from kpi_pipeline.testing.anthropic_server import serve_anthropic
 from kpi_pipeline.warehouse import open_warehouse
 
@@ -26,7 +28,8 @@ CONFIG_PREFIXES = ("KPI_", "ANTHROPIC_", "SLACK_", "JIRA_")
 VALUES_SQL = "SELECT metric_id, status, value FROM extract.metric_values ORDER BY metric_id"
 # the raw confidence: the backends give the same answers, but each has its own calibration map (or none)
 FACTS_SQL = (
-    "SELECT metric_id, day, value, confidence_raw, status, n_sources FROM kpi.fct_metric_daily ORDER BY metric_id"
+    "SELECT metric_id, day, value, confidence_raw, status, n_sources, period_start, period_end, reported_at "
+    "FROM kpi.fct_metric_daily ORDER BY metric_id"
 )
 
 
@@ -85,6 +88,7 @@ class Runs:
     rerun_values: pd.DataFrame
     rerun_calls: pd.DataFrame
     rerun_requests: dict[str, int]
+    bodies: list[bytes]  # what the local server received, request by request
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +117,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
             values, facts = claude.query_df(VALUES_SQL), claude.query_df(FACTS_SQL)
             calls = claude.query_df("SELECT * FROM extract.llm_calls")
             requests = dict(server.requests)
+            bodies = list(server.bodies)
             assert materialize(defs, partition_key=DAY).success
             rerun_requests = dict(server.requests)
     return Runs(
@@ -125,6 +130,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         rerun_values=claude.query_df(VALUES_SQL),
         rerun_calls=claude.query_df("SELECT * FROM extract.llm_calls"),
         rerun_requests=rerun_requests,
+        bodies=bodies,
     )
 
 
@@ -162,3 +168,24 @@ def test_an_identical_rerun_is_answered_from_the_response_cache_without_a_reques
     assert len(runs.rerun_calls) == len(runs.calls)
     assert runs.rerun_calls["response_cache_hit"].all() and (runs.rerun_calls["cost_usd"] == 0).all()
     pd.testing.assert_frame_equal(runs.rerun_values, runs.values)
+
+
+@pytest.mark.slow
+def test_each_request_states_every_asked_metrics_wanted_value_and_the_facts_carry_their_periods(runs: Runs) -> None:
+    asked = 0
+    for body in runs.bodies:
+        messages = json.loads(body)["messages"]
+        request, metrics = parse_request(messages)
+        question = messages[0]["content"][-1]["text"]
+        for metric in metrics[: len(request.metric_ids)]:
+            assert f"- {metric.id}: {wanted_value(metric, request.day)}" in question, metric.id
+            asked += 1
+    assert asked >= len(runs.values)  # every catalog metric was asked at least once
+    facts = runs.facts
+    assert len(facts) and facts[["period_start", "period_end", "reported_at"]].notna().all().all()
+    day = pd.Timestamp(DAY).date()
+    assert all(
+        pd.Timestamp(s).date() <= pd.Timestamp(e).date() <= day
+        for s, e in zip(facts["period_start"], facts["period_end"], strict=True)
+    )
+    assert all(pd.Timestamp(r).tz_convert("UTC").date() == day for r in facts["reported_at"])

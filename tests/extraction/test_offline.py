@@ -487,3 +487,41 @@ def test_the_head_of_the_noun_phrase_says_what_a_number_counts(text: str, value:
         }
     )
     assert answer("signups", doc(text), catalog=catalog).value == value
+
+
+BY_PERIOD = parse_catalog(
+    {
+        "series_rule": "by_period",
+        "metrics": [
+            {"id": "api_error_rate", "description": "Failed API requests", "unit": "percent", "kind": "flow",
+             "aliases": ["error rate"]},
+            {"id": "weekly_active_users", "description": "Users active in 7 days", "unit": "count", "kind": "flow",
+             "window": "rolling_7d", "aliases": ["WAU"]},
+        ],
+    }
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "metric_id", "catalog", "value", "period"),
+    [
+        ("error rate yesterday: 2.1%", "api_error_rate", CATALOG, 2.1, ("2026-07-02", "2026-07-02")),
+        ("error rate is 2.1% as of 17:00", "api_error_rate", CATALOG, 2.1, ("2026-07-03", "2026-07-03")),
+        ("error rate is 2.1%", "api_error_rate", CATALOG, 2.1, ("2026-07-03", "2026-07-03")),  # no phrase: the day
+        ("WAU is 12040", "weekly_active_users", BY_PERIOD, 12040, ("2026-06-27", "2026-07-03")),  # its window
+        # by_period: a figure about yesterday is yesterday's value, not a previous one to skip
+        ("error rate was 2.1% yesterday", "api_error_rate", BY_PERIOD, 2.1, ("2026-07-02", "2026-07-02")),
+        # and today's figure is preferred to yesterday's in the same sentence, without the two competing
+        ("error rate 1.8% today, 2.1% yesterday", "api_error_rate", BY_PERIOD, 1.8, ("2026-07-03", "2026-07-03")),
+    ],
+)
+def test_each_answer_carries_the_period_its_phrase_names_else_the_metrics_window(
+    text: str, metric_id: str, catalog: Catalog, value: float, period: tuple[str, str]
+) -> None:
+    got = answer(metric_id, msg(text), catalog=catalog)
+    assert got.value == value and got.confidence >= 0.7
+    assert (got.period_start, got.period_end) == (date.fromisoformat(period[0]), date.fromisoformat(period[1]))
+
+
+def test_as_reported_a_figure_only_about_yesterday_is_still_skipped_as_a_previous_value() -> None:
+    assert answer("api_error_rate", msg("error rate was 2.1% yesterday")).value is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -274,3 +275,50 @@ def test_a_suspect_still_holds_back_an_abstention_it_names() -> None:
     assert [i["flag"] for i in json.loads(str(nps["grounding_issues"]))] == ["suspected_prompt_injection"]
     held = run_gate(result.values, CATALOG, [DAY]).quarantine.set_index("metric_id")
     assert [r.split(":")[0] for r in held.loc["nps", "reasons"]] == ["prompt_injection"]
+
+
+class PeriodsBackend(CountingBackend):
+    """The offline backend, with every answer's period replaced by `period` (start, end), as a model might give."""
+
+    def __init__(self, period: tuple[date | None, date | None]) -> None:
+        super().__init__()
+        self.period = period
+
+    def extract(self, requests: Sequence[ExtractionRequest], catalog: Catalog) -> list[ExtractionResult]:
+        results = super().extract(requests, catalog)
+        for result in results:
+            start, end = self.period
+            result.answers = [a.model_copy(update={"period_start": start, "period_end": end}) for a in result.answers]
+        return results
+
+
+def _periods(backend: CountingBackend) -> tuple[Any, Any, list[str]]:
+    result = extract_day(DAY, raw_day(), CATALOG, backend)
+    values, candidates = result.values.set_index("metric_id"), result.candidates
+    assumptions = [a for text in candidates["assumptions"] for a in json.loads(text)]
+    return values.loc["api_error_rate", "period_start"], values.loc["api_error_rate", "period_end"], assumptions
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "assumed"),
+    [
+        ((date(2026, 7, 2), date(2026, 7, 2)), (date(2026, 7, 2), date(2026, 7, 2)), False),  # the answer's own
+        ((None, None), (DAY, DAY), False),  # left out: the metric's window (a snapshot: the day) ending that day
+        ((date(2026, 7, 2), date(2026, 7, 9)), (DAY, DAY), True),  # ends after its source was written
+        ((date(2026, 7, 3), date(2026, 7, 1)), (DAY, DAY), True),  # starts after it ends
+    ],
+)
+def test_an_answers_period_is_kept_when_possible_else_the_window_is_assumed_out_loud(
+    given: tuple[date | None, date | None], expected: tuple[date, date], assumed: bool
+) -> None:
+    start, end, assumptions = _periods(PeriodsBackend(given))
+    assert (start, end) == expected
+    assert any("is assumed" in a for a in assumptions) == assumed
+
+
+def test_values_record_when_their_source_stated_them_and_abstentions_have_no_period() -> None:
+    values = extract_day(DAY, raw_day(), CATALOG, CountingBackend()).values
+    read = values[values["value"].notna()]
+    assert len(read) and read["reported_at"].notna().all() and (read["period_end"] == DAY).all()
+    abstained = values[values["value"].isna()]
+    assert abstained["period_start"].isna().all() and abstained["reported_at"].isna().all()

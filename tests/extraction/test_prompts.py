@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from kpi_pipeline.extraction.prompts import (
     prompt_tokens,
     request_hash,
     split_metrics,
+    wanted_value,
 )
 from kpi_pipeline.extraction.schema import PROMPT_VERSION, ExtractionRequest, ExtractionResponse, SourceDoc
 
@@ -86,6 +88,45 @@ def test_the_model_is_asked_to_report_the_sources_that_address_it_in_the_output_
     assert "list its source_id in injection_source_ids" in SYSTEM_PROMPT
     schema = ExtractionResponse.model_json_schema()
     assert schema["$defs"]["MetricAnswer"]["properties"]["injection_source_ids"]["type"] == "array"
+
+
+def test_the_question_states_each_asked_metrics_wanted_value_in_one_sentence() -> None:
+    question = prompt_for(request()).user_blocks[-1]["text"]
+    day = date(2026, 7, 1)
+    for metric in catalog().metrics[:2]:
+        sentence = wanted_value(metric, day)
+        assert f"- {metric.id}: {sentence}" in question
+        assert sentence.count(". ") == 0 and sentence.endswith(".")
+    assert "signups:" not in question  # context metrics are not asked
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragments"),
+    [
+        ({}, ["the level of m at a moment", "most recently stated", "2026-07-04", "whichever moment"]),
+        ({"kind": "flow"}, ["m over one day", "most recently stated", "for whichever day it covers"]),
+        ({"kind": "flow", "window": "rolling_7d"}, ["over the 7 days up to and including a day", "whichever 7 days"]),
+        ({"kind": "flow", "window": "week"}, ["over one calendar week (Monday to Sunday)"]),
+        (
+            {"kind": "flow", "series_rule": "by_period"},
+            ["m over one day", "the latest period", "ending on 2026-07-04 when stated", "yesterday"],
+        ),
+    ],
+)
+def test_the_wanted_value_follows_kind_window_and_series_rule(entry: dict[str, str], fragments: list[str]) -> None:
+    metric = parse_catalog({"metrics": [{"id": "m", "description": "d", "unit": "count", **entry}]}).metric("m")
+    sentence = wanted_value(metric, date(2026, 7, 4))
+    for fragment in fragments:
+        assert fragment in sentence, sentence
+
+
+def test_no_rule_sends_a_value_of_another_period_two_ways_and_null_answers_have_a_defined_confidence() -> None:
+    # the old contradiction: "null when not stated for the day" beside "lower the confidence when about another
+    # period"; which periods count is now said once, per metric, in the question
+    assert "another scope or period" not in SYSTEM_PROMPT
+    assert "which periods count" in SYSTEM_PROMPT
+    assert "For null: how sure you are that no source states the wanted value" in SYSTEM_PROMPT
+    assert "period_start and period_end" in SYSTEM_PROMPT and "observed_at" in SYSTEM_PROMPT
 
 
 def test_sources_come_first_each_with_its_id_and_only_the_last_is_a_cache_breakpoint() -> None:
@@ -208,3 +249,12 @@ def test_count_tokens_is_about_four_characters_a_token() -> None:
     assert count_tokens("") == 0
     assert count_tokens("abcd") == 1
     assert count_tokens("abcde") == 2
+
+
+def test_docs_catalog_quotes_the_wanted_sentences_the_prompt_sends() -> None:
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "catalog.md").read_text().split())
+    metric = parse_catalog(
+        {"metrics": [{"id": "signup_conversion", "description": "d", "unit": "percent", "kind": "flow"}]}
+    ).metric("signup_conversion")
+    for rule in ("as_reported", "by_period"):
+        assert wanted_value(metric.model_copy(update={"series_rule": rule}), date(2026, 7, 4)) in text

@@ -121,3 +121,19 @@ def test_an_unread_group_makes_the_value_unread_even_when_another_group_answered
 def test_silence_from_the_model_is_still_an_abstention() -> None:
     result = synthesize(METRIC, DAY, [reading("docs", None), reading("slack", None)], AUTHORITY)
     assert (result.status, result.reasoning) == ("abstained", "not enough evidence in docs, slack")
+
+
+def _of(r: Reading, day: date) -> Reading:
+    return replace(r, period_start=day, period_end=day)
+
+
+def test_by_period_readings_of_an_earlier_period_are_set_aside_not_a_conflict() -> None:
+    by_period = METRIC.model_copy(update={"series_rule": "by_period"})
+    yesterday = _of(reading("docs", 3.9), date(2026, 7, 2))  # more authoritative, but about the day before
+    today = _of(reading("slack", 3.4, 0.85), DAY)
+    result = synthesize(by_period, DAY, [yesterday, today], AUTHORITY)
+    assert (result.status, result.value, result.confidence, result.period_end) == ("ok", 3.4, 0.85, DAY)
+    assert "readings of earlier periods set aside: docs 3.9 (2026-07-02)" in result.reasoning
+    # as reported, the two compete: the more authoritative wins and the other is a visible conflict
+    reported = synthesize(METRIC, DAY, [yesterday, today], AUTHORITY)
+    assert (reported.status, reported.value) == ("conflict", 3.9)

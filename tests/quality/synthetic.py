@@ -88,6 +88,9 @@ def metric_row(metric_id: str, day: date, value: float | None, confidence: float
         "prompt_version": "2026-11-26.1",
         "run_id": "extract-run-1",
         "computed_at": pd.Timestamp("2026-07-03T01:00:00Z"),
+        "period_start": day if value is not None else None,  # a daily reading of the day it was reported
+        "period_end": day if value is not None else None,
+        "reported_at": pd.Timestamp(day.isoformat() + "T09:00:00Z") if value is not None else pd.NaT,
     }
     row.update(overrides)
     return row

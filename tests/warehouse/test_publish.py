@@ -261,6 +261,10 @@ def test_catalog_publish_replaces_dimensions_and_okrs(warehouse: Warehouse) -> N
         100,
         0.7,
         "catalog",
+        "snapshot",  # the catalog says nothing about time: a snapshot, never summed, published as reported
+        None,
+        "semi_additive",
+        "as_reported",
     ]
     krs = warehouse.query_df("SELECT objective_id, key_result_no, metric_id, baseline, target FROM kpi.okr_key_results")
     assert sorted(_rows(krs)) == [

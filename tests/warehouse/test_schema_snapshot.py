@@ -13,12 +13,13 @@ from kpi_pipeline.warehouse.tables import KPI_TABLES
 SNAPSHOT = {
     "dim_metric": (
         "TABLE: metric_id TEXT, description TEXT, unit TEXT, direction TEXT, min_value DOUBLE PRECISION, "
-        "max_value DOUBLE PRECISION, min_confidence DOUBLE PRECISION, direction_source TEXT"
+        "max_value DOUBLE PRECISION, min_confidence DOUBLE PRECISION, direction_source TEXT, kind TEXT, "
+        "flow_window TEXT, additivity TEXT, series_rule TEXT"
     ),
     "fct_metric_daily": (
         "TABLE: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, "
         "confidence_raw DOUBLE PRECISION, status TEXT, n_sources INTEGER, model TEXT, prompt_version TEXT, "
-        "run_id TEXT, published_at TIMESTAMPTZ"
+        "run_id TEXT, published_at TIMESTAMPTZ, period_start DATE, period_end DATE, reported_at TIMESTAMPTZ"
     ),
     "fct_metric_daily_filled": (
         "VIEW: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, status TEXT, "
