@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,12 +29,16 @@ import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.quality.gate import GateResult
+from kpi_pipeline.review.apply import apply_overrides
+from kpi_pipeline.review.overrides import Override
 from kpi_pipeline.warehouse.engine import SchemaObject, Transaction, Warehouse
+from kpi_pipeline.warehouse.history import record_day
 from kpi_pipeline.warehouse.tables import (
     DAY_STATUS,
     DIM_METRIC,
     FCT_METRIC_DAILY,
     FCT_METRIC_EVIDENCE,
+    FCT_METRIC_HISTORY,
     KPI_TABLES,
     METRIC_QUARANTINE,
     METRIC_VALUES,
@@ -59,13 +63,25 @@ class DayOutcome:
     day: date
     status: str  # published | held
     reason: str | None  # why held, or which metrics kept their previous version
-    kept: tuple[str, ...] = ()  # unread metrics whose previous rows stay
+    kept: tuple[str, ...] = ()  # unread metrics, and those whose override is stale: their previous rows stay
+    restated: int = 0  # published values this publish replaced or withdrew (kpi.fct_metric_history)
+    stale: tuple[Override, ...] = ()  # overrides not applied: the reading changed since the decision
 
 
 @dataclass(frozen=True)
 class Published:
     rows: dict[str, int]  # rows written per kpi table
     days: tuple[DayOutcome, ...]
+
+    @property
+    def restated(self) -> int:
+        """Published values replaced by a new version or withdrawn, over every day."""
+        return sum(d.restated for d in self.days)
+
+    @property
+    def stale(self) -> list[Override]:
+        """Overrides left unapplied because their reading changed: `kpi-pipeline review` lists them."""
+        return [o for d in self.days for o in d.stale]
 
     @property
     def held(self) -> list[DayOutcome]:
@@ -284,8 +300,14 @@ def _run_id(row_run_id: Any, publishing_run_id: str) -> str:
 
 def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[Table, pd.DataFrame]:
     """What one day looks like in fct_metric_daily, fct_metric_evidence and metric_quarantine."""
-    passed = gate.publish[gate.publish["day"] == day]
-    held = gate.quarantine[gate.quarantine["day"] == day]
+    passed, held = gate.publish[gate.publish["day"] == day], gate.quarantine[gate.quarantine["day"] == day]
+    return routed_frames(passed, held, run_id, published_at)
+
+
+def routed_frames(
+    passed: pd.DataFrame, held: pd.DataFrame, run_id: str, published_at: datetime
+) -> dict[Table, pd.DataFrame]:
+    """The kpi day tables' rows for a day's rows routed to publish (`passed`) and to quarantine (`held`)."""
     facts = pd.DataFrame(
         {
             "metric_id": passed["metric_id"],
@@ -340,27 +362,57 @@ def _delete_day(tx: Transaction, table: Table, day: date, keep: Sequence[str]) -
     tx.execute(sql, params)
 
 
-def _outcome(gate: GateResult, day: date) -> DayOutcome:
+def _outcome(gate: GateResult, day: date, stale: Sequence[Override] = ()) -> DayOutcome:
     stats = next(d for d in gate.days if d.day == day)
     if stats.held:
         return DayOutcome(day, "held", stats.held, stats.unread_metrics)
-    kept = stats.unread_metrics
-    reason = f"kept the previous version of {', '.join(kept)}: unread (no usable answer from the backend)"
-    return DayOutcome(day, "published", reason if kept else None, kept)
+    unread = stats.unread_metrics
+    reasons = [f"kept the previous version of {', '.join(unread)}: unread (no usable answer from the backend)"]
+    reasons = reasons if unread else []
+    if stale:
+        names = ", ".join(sorted(o.metric for o in stale))
+        reasons.append(
+            f"kept the previous version of {names}: the reading changed since its override was decided; "
+            "run kpi-pipeline review"
+        )
+    kept = tuple(sorted({*unread, *(o.metric for o in stale)}))
+    return DayOutcome(day, "published", "; ".join(reasons) or None, kept, stale=tuple(stale))
 
 
-def publish_day(wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[str, int]:
-    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows (a held
-    day: only its quarantine), keep unread metrics' rows, record the decision in extract.day_status."""
-    return _publish_day(wh, gate, day, run_id, published_at)[0]
+def publish_day(
+    wh: Warehouse,
+    gate: GateResult,
+    day: date,
+    run_id: str,
+    published_at: datetime,
+    *,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
+) -> dict[str, int]:
+    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows after
+    the day's overrides (a held day: only its quarantine), keep unread metrics' rows and those of stale
+    overrides, add the changed values' versions to fct_metric_history, record the decision in
+    extract.day_status."""
+    return _publish_day(wh, gate, day, run_id, published_at, overrides, trigger)[0]
 
 
 def _publish_day(
-    wh: Warehouse, gate: GateResult, day: date, run_id: str, published_at: datetime
+    wh: Warehouse,
+    gate: GateResult,
+    day: date,
+    run_id: str,
+    published_at: datetime,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
 ) -> tuple[dict[str, int], DayOutcome]:
-    outcome = _outcome(gate, day)
     stats = next(d for d in gate.days if d.day == day)
-    frames = day_frames(gate, day, run_id, published_at)
+    of_day = [o for o in overrides if o.day == day]
+    passed, held = gate.publish[gate.publish["day"] == day], gate.quarantine[gate.quarantine["day"] == day]
+    applied = apply_overrides(passed, held, read_metric_values(wh, [day]), of_day) if of_day else None
+    if applied is not None and not stats.held:
+        passed, held = applied.publish, applied.quarantine
+    outcome = _outcome(gate, day, applied.stale if applied is not None and not stats.held else ())
+    frames = routed_frames(passed, held, run_id, published_at)
     if outcome.status == "published":
         replaced: tuple[Table, ...] = DAY_TABLES
     elif stats.failed or not stats.rows:
@@ -368,8 +420,21 @@ def _publish_day(
     else:
         replaced = (METRIC_QUARANTINE,)
     with wh.transaction() as tx:
-        for table in DAY_TABLES:
+        for table in (*DAY_TABLES, FCT_METRIC_HISTORY):
             wh.lock_partition(tx, table, [day])
+        if outcome.status == "published":
+            notes = applied.notes if applied is not None else {}
+            versioned = record_day(
+                tx,
+                day,
+                frames[FCT_METRIC_DAILY],
+                outcome.kept,
+                run_id=run_id,
+                published_at=published_at,
+                trigger=trigger,
+                notes=notes,
+            )
+            outcome = replace(outcome, restated=versioned.restated)
         for table in replaced:
             _delete_day(tx, table, day, outcome.kept)
         written = {table.qualified: tx.insert_df(table, frames[table]) for table in replaced}
@@ -381,15 +446,25 @@ def _publish_day(
     return {table.qualified: written.get(table.qualified, 0) for table in DAY_TABLES}, outcome
 
 
-def publish_gate(wh: Warehouse, gate: GateResult, run_id: str, published_at: datetime) -> Published:
-    """Publish every day the gate covered, each in its own transaction: good days publish, held days keep their
-    facts. Refuses (PublishBlocked, nothing written) when a problem makes the whole range untrustworthy."""
+def publish_gate(
+    wh: Warehouse,
+    gate: GateResult,
+    run_id: str,
+    published_at: datetime,
+    *,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
+) -> Published:
+    """Publish every day the gate covered, each in its own transaction: good days publish (after their
+    overrides), held days keep their facts. `trigger` (rerun or backfill) is the history's reason for a
+    changed value no version, model, catalog or override explains. Refuses (PublishBlocked, nothing written)
+    when a problem makes the whole range untrustworthy."""
     if gate.blocked:
         raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.structural))
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
     outcomes = []
     for stats in gate.days:
-        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at)
+        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at, overrides, trigger)
         outcomes.append(outcome)
         for name, n in written.items():
             totals[name] += n

@@ -306,6 +306,35 @@ FCT_METRIC_DAILY = Table(
     doc="One row per metric and day that passed the quality gate: readings only, abstentions are not rows.",
 )
 
+FCT_METRIC_HISTORY = Table(
+    "kpi",
+    "fct_metric_history",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "UTC day the value is for", False),
+        _c("version", "INTEGER", "Version of this (metric_id, day), from 1", False),
+        _c("value", "DOUBLE PRECISION", "The value this version published; NULL when the version withdrew it"),
+        _c("confidence", "DOUBLE PRECISION", "Its confidence"),
+        _c("status", "TEXT", "Its status (ok, conflict, accepted, overridden); NULL when withdrawn"),
+        _c("model", "TEXT", "Model of the reading"),
+        _c("prompt_version", "TEXT", "Prompt version of the reading"),
+        _c("catalog_version", "TEXT", "Hash of the catalog the day was extracted with (extract.day_status)"),
+        _c(
+            "reason",
+            "TEXT",
+            "Why this version exists: published (the first), rerun, backfill, prompt_version, model, catalog, "
+            "override or removed (the value was withdrawn)",
+            False,
+        ),
+        _c("note", "TEXT", "The override behind the version (action, reviewer, reason) when there is one"),
+        _c("run_id", "TEXT", "Dagster run that published this version", False),
+        _c("valid_from", "TIMESTAMPTZ", "When this version was published", False),
+        _c("valid_to", "TIMESTAMPTZ", "When a later version replaced it; NULL for the current version"),
+    ),
+    key=("metric_id", "day", "version"),
+    doc="Every version of each published (metric_id, day): what it was, when, from which run and why it changed.",
+)
+
 FCT_METRIC_EVIDENCE = Table(
     "kpi",
     "fct_metric_evidence",
@@ -370,7 +399,15 @@ OKR_KEY_RESULTS = Table(
 
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
 EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS)
-KPI_TABLES = (DIM_METRIC, FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE, OKR_OBJECTIVES, OKR_KEY_RESULTS)
+KPI_TABLES = (
+    DIM_METRIC,
+    FCT_METRIC_DAILY,
+    FCT_METRIC_EVIDENCE,
+    METRIC_QUARANTINE,
+    OKR_OBJECTIVES,
+    OKR_KEY_RESULTS,
+    FCT_METRIC_HISTORY,
+)
 ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES + KPI_TABLES
 
 
