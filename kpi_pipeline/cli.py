@@ -184,7 +184,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     wh.ensure_tables()
     print(f"warehouse: {redact_url(url)}")
     _lean_event_log()
-    version = catalog_version(load_catalog(settings.catalog_path()))
+    from kpi_pipeline.review.overrides import load_overrides
+
+    catalog = load_catalog(settings.catalog_path())
+    load_overrides(settings.overrides_dir(), [m.id for m in catalog.metrics])  # a malformed file: nothing runs
+    version = catalog_version(catalog)
     skipped = set() if args.force else done_days(wh, days, version, PROMPT_VERSION)
     todo = [d for d in days if d not in skipped]
     if skipped:
@@ -303,6 +307,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from kpi_pipeline.extraction.llm_config import LlmConfigError
     from kpi_pipeline.orchestration.evaluate import DatasetError
     from kpi_pipeline.query import QueryError
+    from kpi_pipeline.review.overrides import OverrideError
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
@@ -314,6 +319,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         LlmConfigError,
         BudgetExceeded,
         QueryError,
+        OverrideError,
     )
 
 
