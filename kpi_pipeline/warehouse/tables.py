@@ -198,7 +198,7 @@ LLM_CALLS = Table(
     "extract",
     "llm_calls",
     (
-        _c("call_id", "TEXT", "Unique id of the call", False),
+        _c("call_id", "TEXT", "Unique id of the call: day:source_type:index:hash@run_id@write time", False),
         _c("day", "DATE", "Partition day", False),
         _c("source_type", "TEXT", "Source group the call read", False),
         _c("metric_ids", "TEXT", "JSON array of the metrics the call asked (cached answers of the others cost 0)"),
@@ -219,7 +219,7 @@ LLM_CALLS = Table(
         _c("called_at", "TIMESTAMPTZ", "When the call finished", False),
     ),
     key=("call_id",),
-    doc="One row per LLM call (or response-cache hit), with tokens by kind and cost.",
+    doc="One row per LLM call (or response-cache hit), with tokens by kind and cost; append-only, every run's calls.",
 )
 
 DAY_STATUS = Table(

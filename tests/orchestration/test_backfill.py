@@ -141,7 +141,7 @@ def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_u
         for day in days:
             for key in ("metric_values", "fct_metric_daily"):
                 instance.report_runless_asset_event(AssetMaterialization(key, partition=day.isoformat()))
-        state = progress(instance, wh, "no-such-backfill", days, since=0.0, after_record=0)
+        state = progress(instance, wh, "no-such-backfill", days, after_record=0)
     assert (state.days_published, state.days_total, state.runs) == (600, 600, {})
 
 
