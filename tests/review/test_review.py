@@ -1,0 +1,154 @@
+"""`kpi-pipeline review` on both engines: what it lists, what its flags write, what it lists again, and labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kpi_pipeline.cli import main
+from kpi_pipeline.quality.gate import run_gate
+from kpi_pipeline.review.labels import labelled_readings
+from kpi_pipeline.review.listing import Pending, pending
+from kpi_pipeline.review.overrides import Override, load_overrides
+from kpi_pipeline.review.session import Decision, decide, review_at_prompt
+from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
+from tests.quality.synthetic import CATALOG, store, with_case, write_catalog
+
+DAY = date(2026, 7, 1)
+NOW = datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
+
+
+def publish(wh: Warehouse, rows: pd.DataFrame, overrides: list[Override] | None = None) -> None:
+    store(wh, rows, [DAY])
+    ensure_kpi_schema(wh)
+    publish_catalog(wh, CATALOG)
+    gate = run_gate(read_metric_values(wh, [DAY]), CATALOG, [DAY])
+    publish_gate(wh, gate, "run", NOW, overrides=overrides or [])
+
+
+def a_day_to_review() -> pd.DataFrame:
+    """p95 quarantined (confidence 0.4 < 0.6), api_error_rate published just above its 0.7 threshold."""
+    rows = with_case(DAY, "low_confidence")
+    rows.loc[rows["metric_id"] == "api_error_rate", "confidence"] = 0.75
+    return rows
+
+
+@pytest.fixture
+def project(tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user's project: metrics.yaml, overrides/ beside it, the warehouse; the CLI configured for it."""
+    catalog = write_catalog(tmp_path / "metrics.yaml")
+    monkeypatch.setenv("KPI_CATALOG", str(catalog))
+    monkeypatch.setenv("KPI_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.delenv("KPI_OVERRIDES_DIR", raising=False)
+    return tmp_path
+
+
+def test_lists_quarantined_and_low_confidence_readings_with_quotes_sources_and_reasons(
+    warehouse: Warehouse,
+) -> None:
+    publish(warehouse, a_day_to_review())
+    items = pending(warehouse, [])
+    assert [(p.metric, p.kind) for p in items] == [
+        ("api_error_rate", "low_confidence"),
+        ("p95_latency_ms", "quarantined"),
+    ]
+    text = "\n".join(items[1].lines(2))
+    assert "[2] p95_latency_ms on 2026-07-01: 310 (confidence 0.40), quarantined" in text
+    assert "reason: min_confidence:" in text
+    assert '"p95_latency_ms is 310.0 today"  (slack slack:C1:1 https://x.test/1)' in text
+    assert f"reading {items[1].fingerprint}" in text
+    assert [p.metric for p in pending(warehouse, [], metric="p95_latency_ms")] == ["p95_latency_ms"]
+    assert pending(warehouse, [], since=date(2026, 7, 2)) == []
+
+
+def test_review_by_flags_writes_a_valid_file_and_the_decision_leaves_the_list(
+    warehouse: Warehouse, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish(warehouse, a_day_to_review())
+    flags = ["--day", "2026-07-01", "--metric", "p95_latency_ms", "--reason", "ops confirmed", "--reviewer", "alice"]
+    assert main(["review", "--accept", *flags]) == 0
+    [written] = load_overrides(project / "overrides", [m.id for m in CATALOG.metrics])
+    assert (written.metric, written.day, written.action, written.reviewer) == ("p95_latency_ms", DAY, "accept", "alice")
+    assert written.reading == pending(warehouse, [])[1].fingerprint
+    capsys.readouterr()
+    assert main(["review"]) == 0  # pytest's stdin is no terminal: it lists, and says how to decide
+    out = capsys.readouterr().out
+    assert "api_error_rate on 2026-07-01" in out and "p95_latency_ms" not in out
+    assert "no terminal: listed only" in out
+
+
+def test_an_override_whose_reading_changed_is_listed_again(warehouse: Warehouse, project: Path) -> None:
+    publish(warehouse, a_day_to_review())
+    decide(warehouse, project / "overrides", "p95_latency_ms", DAY, Decision("set", 305.0, "recount", "bob"), NOW)
+    overrides = load_overrides(project / "overrides")
+    publish(warehouse, a_day_to_review(), overrides)
+    assert "p95_latency_ms" not in [p.metric for p in pending(warehouse, overrides)]
+    changed = a_day_to_review()
+    changed.loc[changed["metric_id"] == "p95_latency_ms", "value"] = 320.0  # a rerun reads something else
+    publish(warehouse, changed, overrides)
+    [again] = [p for p in pending(warehouse, overrides) if p.metric == "p95_latency_ms"]
+    assert again.kind == "override_stale" and again.value == 320.0
+    assert again.previous is not None and "set to 305 by bob" in "\n".join(again.lines(1))
+    fact = warehouse.scalar("SELECT value FROM kpi.fct_metric_daily WHERE metric_id = 'p95_latency_ms'")
+    assert fact == 305.0  # the reviewed value stays published until someone decides on the new reading
+
+
+def test_decisions_at_the_prompt_are_written_and_end_of_input_stops(warehouse: Warehouse, project: Path) -> None:
+    publish(warehouse, a_day_to_review())
+    answers = iter(["x", "s", "s 2.9", "", "rounding", "carol", "r", "wrong channel"])
+    said: list[str] = []
+
+    def ask(prompt: str) -> str:
+        return next(answers)
+
+    def record(item: Pending, decision: Decision) -> Override:
+        return decide(warehouse, project / "overrides", item.metric, item.day, decision, NOW)
+
+    written = review_at_prompt(pending(warehouse, []), record, ask=ask, say=said.append)
+    assert [(o.metric, o.action, o.value, o.reason, o.reviewer) for o in written] == [
+        ("api_error_rate", "set", 2.9, "rounding", "carol"),
+        ("p95_latency_ms", "reject", None, "wrong channel", "carol"),
+    ]
+    assert "'x': type a, s VALUE, r, q, or Enter to skip" in said
+    assert "write the value after s, e.g. s 2.5" in said
+    assert len(load_overrides(project / "overrides")) == 2
+
+
+def test_flags_refuse_a_decision_without_its_reason_and_a_malformed_file_in_one_line(
+    warehouse: Warehouse, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    publish(warehouse, a_day_to_review())
+    assert main(["review", "--reject", "--day", "2026-07-01", "--metric", "nps"]) == 2
+    assert capsys.readouterr().err == (
+        "kpi-pipeline review: --reject needs --reason, --reviewer: say which reading, why and who decided\n"
+    )
+    (project / "overrides").mkdir()
+    (project / "overrides" / "team.yaml").write_text("overrides:\n  - metric: nps\n    action: maybe\n")
+    assert main(["review"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kpi-pipeline review: {project / 'overrides' / 'team.yaml'}: overrides[0]")
+    assert err.count("\n") == 1
+
+
+def test_decisions_become_labelled_readings_with_the_raw_confidence(warehouse: Warehouse, project: Path) -> None:
+    rows = a_day_to_review()
+    publish(warehouse, rows)
+    folder = project / "overrides"
+    decide(warehouse, folder, "p95_latency_ms", DAY, Decision("accept", None, "right", "alice"), NOW)
+    decide(warehouse, folder, "api_error_rate", DAY, Decision("set", 2.0, "recounted", "alice"), NOW)
+    decide(warehouse, folder, "weekly_active_users", DAY, Decision("set", 1201.0, "same", "alice"), NOW)
+    decide(warehouse, folder, "nps", DAY, Decision("set", 40.0, "the survey says", "alice"), NOW)  # an abstention
+    labels = labelled_readings(folder, warehouse)
+    assert [(r.metric, r.confidence, r.correct, r.action) for r in labels] == [
+        ("api_error_rate", 0.75, False, "set"),
+        ("p95_latency_ms", 0.4, True, "accept"),
+        ("weekly_active_users", 0.9, True, "set"),  # within 1% of 1200
+    ]
+    changed = rows.copy()
+    changed.loc[changed["metric_id"] == "p95_latency_ms", "value"] = 330.0
+    store(warehouse, changed, [DAY])
+    assert "p95_latency_ms" not in [r.metric for r in labelled_readings(folder, warehouse)]  # about another reading
