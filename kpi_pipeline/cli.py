@@ -172,7 +172,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     from kpi_pipeline.catalog import catalog_version, load_catalog
     from kpi_pipeline.extraction.schema import PROMPT_VERSION
-    from kpi_pipeline.orchestration.backfill import run_backfill
+    from kpi_pipeline.orchestration.backfill import restated, run_backfill
     from kpi_pipeline.orchestration.resume import done_days, unfinished_days
     from kpi_pipeline.orchestration.run_errors import backfill_failure_lines
     from kpi_pipeline.orchestration.zombies import mark_zombies_failed
@@ -202,7 +202,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         mark_zombies_failed(instance)
         state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
         failures = backfill_failure_lines(instance, state.backfill_id)
+        changed = restated(instance, wh, state.backfill_id)
     print(f"backfill ended: {state.line()}")
+    print(f"restated {changed} published value(s): earlier versions are in kpi.fct_metric_history")
     unfinished = unfinished_days(wh, todo, started)
     for line in [*failures, *(day.line() for day in unfinished)]:
         print(f"  {line}", file=sys.stderr)

@@ -137,6 +137,18 @@ def run_usage(wh: Warehouse, run_ids: Sequence[str], days: Sequence[date]) -> pd
     )
 
 
+def restated(instance: DagsterInstance, wh: Warehouse, backfill_id: str) -> int:
+    """Published values the backfill's runs replaced with a new version or withdrew (kpi.fct_metric_history)."""
+    run_ids = [run.run_id for run in instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id}))]
+    if not run_ids:
+        return 0
+    marks = ", ".join("?" for _ in run_ids)
+    count = wh.scalar(
+        f"SELECT COUNT(*) FROM kpi.fct_metric_history WHERE reason <> 'published' AND run_id IN ({marks})", run_ids
+    )
+    return int(count or 0)
+
+
 def run_backfill(
     instance: DagsterInstance,
     wh: Warehouse,

@@ -63,6 +63,7 @@ def test_a_five_day_backfill_publishes_every_day(tmp_path: Path, postgres_url: s
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     assert "no Dagster daemon is running: executing the backfill in this process" in first.stdout
     assert "5/5 days published" in first.stdout
+    assert "restated 0 published value(s)" in first.stdout  # a first publish restates nothing
 
     wh = open_warehouse(warehouse_url)
     extracted = wh.query_df("SELECT day, count(*) AS n FROM extract.metric_values GROUP BY day ORDER BY day")
