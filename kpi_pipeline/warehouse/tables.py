@@ -295,7 +295,13 @@ FCT_METRIC_DAILY = Table(
         _c("day", "DATE", "UTC day the value is for", False),
         _c("value", "DOUBLE PRECISION", "The metric's value that day, in its unit", False),
         _c("confidence", "DOUBLE PRECISION", "Combined confidence 0..1", False),
-        _c("status", "TEXT", "ok, or conflict when sources disagreed and the most authoritative won", False),
+        _c(
+            "status",
+            "TEXT",
+            "ok, or conflict when sources disagreed and the most authoritative won; accepted or overridden when a "
+            "reviewer decided (docs/review.md)",
+            False,
+        ),
         _c("n_sources", "INTEGER", "Source groups (slack, jira, docs) that gave a reading", False),
         _c("model", "TEXT", "Model that produced the chosen reading", False),
         _c("prompt_version", "TEXT", "Prompt version of the chosen reading", False),
