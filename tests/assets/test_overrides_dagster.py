@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dagster import Failure
 
 from kpi_pipeline.demo.generate import generate_dataset
 from kpi_pipeline.review.listing import pending
@@ -52,6 +53,13 @@ def test_each_action_survives_a_backfill_of_its_day_and_a_rerun(tmp_path: Path, 
             assert rejected not in after
             others = {m: v for m, v in after.items() if m not in (accepted.metric, corrected)}
             assert others == {m: v for m, v in before.items() if m not in (accepted.metric, corrected, rejected)}
+
+        (folder / "typo.yaml").write_text(f"overrides:\n  - metric: {corrected}\n    day: {day}\n    action: fix\n")
+        decided = facts(wh)
+        with pytest.raises(Failure, match=r"nothing published: .*typo\.yaml: overrides\[0\]: key 'reason' is missing"):
+            materialize(defs, tags=BACKFILL_TAGS, partition_key=day)
+        assert facts(wh) == decided  # a malformed file: nothing published
+        (folder / "typo.yaml").unlink()
 
     history = wh.query_df("SELECT metric_id, reason FROM kpi.fct_metric_history ORDER BY metric_id, version")
     decided = history[history["metric_id"].isin([accepted.metric, corrected, rejected])]

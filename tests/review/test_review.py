@@ -152,3 +152,18 @@ def test_decisions_become_labelled_readings_with_the_raw_confidence(warehouse: W
     changed.loc[changed["metric_id"] == "p95_latency_ms", "value"] = 330.0
     store(warehouse, changed, [DAY])
     assert "p95_latency_ms" not in [r.metric for r in labelled_readings(folder, warehouse)]  # about another reading
+
+
+def test_a_backfill_refuses_a_malformed_overrides_file_in_one_line_before_it_starts(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (project / "overrides").mkdir()
+    (project / "overrides" / "team.yaml").write_text("overrides:\n  - metric: nps\n    day: 2026-07-01\n")
+    assert main(["backfill", "2026-07-01", "2026-07-01"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"kpi-pipeline backfill: {project / 'overrides' / 'team.yaml'}: overrides[0]: key 'action' is missing\n"
+    )
+    assert not any((tmp_path / "home").iterdir())  # no Dagster run or backfill was made
