@@ -28,10 +28,6 @@ class Applied:
     stale: tuple[Override, ...] = ()  # not applied: their metrics keep their previous version
     notes: dict[str, str] = field(default_factory=dict)  # metric id -> the override applied to it
 
-    @property
-    def stale_metrics(self) -> tuple[str, ...]:
-        return tuple(sorted(o.metric for o in self.stale))
-
 
 def apply_overrides(
     publish: pd.DataFrame, quarantine: pd.DataFrame, values: pd.DataFrame, overrides: Sequence[Override]

@@ -16,7 +16,6 @@ from kpi_pipeline.review.overrides import Override, match, reading_fingerprint
 from kpi_pipeline.warehouse import Warehouse
 
 LOW_CONFIDENCE_MARGIN = 0.1  # published within this much of the metric's min_confidence: worth a look
-KINDS = ("quarantined", "low_confidence", "override_stale")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -26,14 +25,6 @@ COMPARED = ("value", "confidence", "status", "model", "prompt_version")
 TRIGGERS = ("rerun", "backfill")
 
 
-@dataclass(frozen=True)
-class Versioned:
-    """What a day's publish did to the history."""
-
-    versions: int  # rows added
-    restated: int  # of those, versions replacing an earlier published value (changed or withdrawn)
-
-
 def record_day(
     tx: Transaction,
     day: date,
@@ -44,9 +35,10 @@ def record_day(
     published_at: datetime,
     trigger: str,
     notes: Mapping[str, str],
-) -> Versioned:
+) -> int:
     """Add the versions `new_facts` (the day's fct_metric_daily rows to be) make, inside the publish's
-    transaction and before its delete. Metrics in `keep` keep their version."""
+    transaction and before its delete; returns how many published values they restate (changed or withdrew).
+    Metrics in `keep` keep their version."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, not {trigger!r}")
     old = _by_metric(tx.query_df(f"SELECT * FROM {FCT_METRIC_DAILY.qualified} WHERE day = ?", [day]))
@@ -99,7 +91,7 @@ def record_day(
         )
     if rows:
         tx.insert_df(FCT_METRIC_HISTORY, pd.DataFrame(rows, columns=FCT_METRIC_HISTORY.column_names))
-    return Versioned(versions=len(rows), restated=restated)
+    return restated
 
 
 def _by_metric(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -424,7 +424,7 @@ def _publish_day(
             wh.lock_partition(tx, table, [day])
         if outcome.status == "published":
             notes = applied.notes if applied is not None else {}
-            versioned = record_day(
+            restated = record_day(
                 tx,
                 day,
                 frames[FCT_METRIC_DAILY],
@@ -434,7 +434,7 @@ def _publish_day(
                 trigger=trigger,
                 notes=notes,
             )
-            outcome = replace(outcome, restated=versioned.restated)
+            outcome = replace(outcome, restated=restated)
         for table in replaced:
             _delete_day(tx, table, day, outcome.kept)
         written = {table.qualified: tx.insert_df(table, frames[table]) for table in replaced}
