@@ -184,12 +184,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     wh.ensure_tables()
     print(f"warehouse: {redact_url(url)}")
     _lean_event_log()
+    from kpi_pipeline.review.listing import days_decided_since_published
     from kpi_pipeline.review.overrides import load_overrides
 
     catalog = load_catalog(settings.catalog_path())
-    load_overrides(settings.overrides_dir(), [m.id for m in catalog.metrics])  # a malformed file: nothing runs
+    overrides = load_overrides(settings.overrides_dir(), [m.id for m in catalog.metrics])  # malformed: nothing runs
     version = catalog_version(catalog)
     skipped = set() if args.force else done_days(wh, days, version, PROMPT_VERSION)
+    redecided = skipped & days_decided_since_published(wh, overrides, days)
+    if redecided:
+        print(f"publishing {len(redecided)} done day(s) again: review decisions were taken since they were published")
+        skipped -= redecided
     todo = [d for d in days if d not in skipped]
     if skipped:
         print(f"skipping {len(skipped)} day(s) already published here with this catalog and prompt (--force to redo)")
@@ -295,7 +300,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         decision = Decision(action, args.set, args.reason, args.reviewer)
         written = decide(wh, folder, args.metric, day, decision, datetime.now(UTC))
         print(f"{folder}/review.yaml: {written.metric} on {written.day} {written.note()}")
-        print("it applies from the next publish of that day (the daily run, or a backfill of the day with --force)")
+        print(f"it applies from the next publish of that day: kpi-pipeline backfill {day} {day}")
         return 0
     items = pending(wh, overrides, since=since, metric=args.metric)
     if not items:

@@ -110,6 +110,22 @@ def pending(
     return sorted(out, key=lambda p: (p.day, p.metric))
 
 
+def days_decided_since_published(wh: Warehouse, overrides: Sequence[Override], days: Sequence[date]) -> set[date]:
+    """Days of `days` with a decision taken after the day was last published: a backfill must publish them
+    again (even when it could skip them) so the decision takes effect."""
+    decided = {o.day for o in overrides} & set(days)
+    if not decided:
+        return set()
+    marks = ", ".join("?" for _ in decided)
+    status = wh.query_df(f"SELECT day, published_at FROM extract.day_status WHERE day IN ({marks})", sorted(decided))
+    published = {pd.Timestamp(d).date(): p for d, p in status.itertuples(index=False)}
+    return {
+        o.day
+        for o in overrides
+        if o.day in decided and (pd.isna(published.get(o.day)) or o.at > pd.Timestamp(published[o.day]))
+    }
+
+
 def _filters(since: date | None, metric: str | None, alias: str) -> tuple[str, list[Any]]:
     clauses: list[str] = ["1 = 1"]
     params: list[Any] = []

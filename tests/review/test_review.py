@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -11,11 +11,12 @@ import pytest
 from kpi_pipeline.cli import main
 from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.review.labels import labelled_readings
-from kpi_pipeline.review.listing import Pending, pending
+from kpi_pipeline.review.listing import Pending, days_decided_since_published, pending
 from kpi_pipeline.review.overrides import Override, load_overrides
 from kpi_pipeline.review.session import Decision, decide, review_at_prompt
 from kpi_pipeline.warehouse import Warehouse
 from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
+from kpi_pipeline.warehouse.tables import DAY_STATUS
 from tests.quality.synthetic import CATALOG, store, with_case, write_catalog
 
 DAY = date(2026, 7, 1)
@@ -167,3 +168,22 @@ def test_a_backfill_refuses_a_malformed_overrides_file_in_one_line_before_it_sta
         err == f"kpi-pipeline backfill: {project / 'overrides' / 'team.yaml'}: overrides[0]: key 'action' is missing\n"
     )
     assert not any((tmp_path / "home").iterdir())  # no Dagster run or backfill was made
+
+
+def test_a_backfill_publishes_again_the_done_days_decided_since_their_publish(warehouse: Warehouse) -> None:
+    days = [DAY, date(2026, 7, 2), date(2026, 7, 3)]
+    status = [
+        {"day": d, "status": "complete", "metrics": 4, "unread": 0, "unread_metrics": "[]", "catalog_version": "c1",
+         "prompt_version": "p1", "backend": "offline", "model": "offline-1", "extract_run_id": "r",
+         "extracted_at": NOW, "publish_status": "published", "published_at": NOW}
+        for d in days[:2]
+    ]  # fmt: skip
+    warehouse.replace_days(DAY_STATUS, days, pd.DataFrame(status))
+    before, after = NOW - timedelta(hours=1), NOW + timedelta(hours=1)
+    overrides = [
+        Override("nps", DAY, "reject", None, "old news", "bob", before, "none"),  # already applied
+        Override("nps", days[1], "reject", None, "new", "bob", after, "none"),  # not yet
+        Override("nps", days[2], "reject", None, "never published", "bob", before, "none"),
+    ]
+    assert days_decided_since_published(warehouse, overrides, days) == {days[1], days[2]}
+    assert days_decided_since_published(warehouse, overrides, [DAY]) == set()
