@@ -295,6 +295,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     folder = settings.overrides_dir()
     overrides = load_overrides(folder, ids)
     wh = open_warehouse(settings.warehouse_url())
+    wh.ensure_tables()  # a warehouse nothing was published to yet has nothing to review, rather than no tables
     if action is not None:
         assert day is not None
         decision = Decision(action, args.set, args.reason, args.reviewer)

@@ -187,3 +187,11 @@ def test_a_backfill_publishes_again_the_done_days_decided_since_their_publish(wa
     ]
     assert days_decided_since_published(warehouse, overrides, days) == {days[1], days[2]}
     assert days_decided_since_published(warehouse, overrides, [DAY]) == set()
+
+
+def test_a_warehouse_with_nothing_published_has_nothing_to_review(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KPI_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'new.duckdb'}")
+    assert main(["review"]) == 0
+    assert capsys.readouterr().out == "nothing to review\n"
