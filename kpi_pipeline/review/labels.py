@@ -24,12 +24,14 @@ SAME_VALUE_REL = 0.01
 
 @dataclass(frozen=True)
 class LabelledReading:
-    metric: str
+    """The fields and order of the calibration's labelled reading, so its fit can take these as they are."""
+
+    dataset: str  # where the label came from: the overrides file of the decision
+    metric_id: str
     day: date
-    confidence: float  # raw confidence of the reading
+    confidence_raw: float
     correct: bool
-    action: str  # the decision it comes from
-    reviewer: str
+    grounded: bool = True
 
 
 def labelled_readings(folder: Path, wh: Warehouse) -> list[LabelledReading]:
@@ -50,11 +52,12 @@ def labelled_readings(folder: Path, wh: Warehouse) -> list[LabelledReading]:
             continue
         if o.action == "set":
             assert o.value is not None
-            correct = math.isclose(o.value, value, rel_tol=SAME_VALUE_REL)
+            correct = abs(value - o.value) <= SAME_VALUE_REL * max(abs(o.value), 1e-9)
         else:
             correct = o.action == "accept"
-        labels.append(LabelledReading(o.metric, o.day, confidence, correct, o.action, o.reviewer))
-    return sorted(labels, key=lambda r: (r.day, r.metric))
+        source = str(o.file) if o.file is not None else "overrides"
+        labels.append(LabelledReading(source, o.metric, o.day, confidence, correct, bool(row.get("grounded", True))))
+    return sorted(labels, key=lambda r: (r.day, r.metric_id))
 
 
 def _number(value: Any) -> float | None:

@@ -17,7 +17,7 @@ from kpi_pipeline.review.session import Decision, decide, review_at_prompt
 from kpi_pipeline.warehouse import Warehouse
 from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
 from kpi_pipeline.warehouse.tables import DAY_STATUS
-from tests.quality.synthetic import CATALOG, store, with_case, write_catalog
+from tests.quality.synthetic import CATALOG, frame, metric_row, store, with_case, write_catalog
 
 DAY = date(2026, 7, 1)
 NOW = datetime(2026, 7, 2, 6, 0, tzinfo=UTC)
@@ -137,22 +137,25 @@ def test_flags_refuse_a_decision_without_its_reason_and_a_malformed_file_in_one_
 
 def test_decisions_become_labelled_readings_with_the_raw_confidence(warehouse: Warehouse, project: Path) -> None:
     rows = a_day_to_review()
+    rows = pd.concat([rows[rows.metric_id != "nps"], frame(metric_row("nps", DAY, 40.0, 0.8))], ignore_index=True)
     publish(warehouse, rows)
     folder = project / "overrides"
     decide(warehouse, folder, "p95_latency_ms", DAY, Decision("accept", None, "right", "alice"), NOW)
     decide(warehouse, folder, "api_error_rate", DAY, Decision("set", 2.0, "recounted", "alice"), NOW)
     decide(warehouse, folder, "weekly_active_users", DAY, Decision("set", 1201.0, "same", "alice"), NOW)
-    decide(warehouse, folder, "nps", DAY, Decision("set", 40.0, "the survey says", "alice"), NOW)  # an abstention
+    decide(warehouse, folder, "nps", DAY, Decision("reject", None, "a survey of staff", "alice"), NOW)
     labels = labelled_readings(folder, warehouse)
-    assert [(r.metric, r.confidence, r.correct, r.action) for r in labels] == [
-        ("api_error_rate", 0.75, False, "set"),
-        ("p95_latency_ms", 0.4, True, "accept"),
-        ("weekly_active_users", 0.9, True, "set"),  # within 1% of 1200
+    assert [(r.metric_id, r.day, r.confidence_raw, r.correct, r.grounded) for r in labels] == [
+        ("api_error_rate", DAY, 0.75, False, True),  # set to another value: the reading was wrong
+        ("nps", DAY, 0.8, False, True),  # rejected: wrong
+        ("p95_latency_ms", DAY, 0.4, True, True),  # accepted: right
+        ("weekly_active_users", DAY, 0.9, True, True),  # set within 1% of the reading's 1200: right
     ]
+    assert {r.dataset for r in labels} == {str(folder / "review.yaml")}
     changed = rows.copy()
     changed.loc[changed["metric_id"] == "p95_latency_ms", "value"] = 330.0
     store(warehouse, changed, [DAY])
-    assert "p95_latency_ms" not in [r.metric for r in labelled_readings(folder, warehouse)]  # about another reading
+    assert "p95_latency_ms" not in [r.metric_id for r in labelled_readings(folder, warehouse)]  # about another reading
 
 
 def test_a_backfill_refuses_a_malformed_overrides_file_in_one_line_before_it_starts(
