@@ -143,9 +143,7 @@ def restated(instance: DagsterInstance, wh: Warehouse, backfill_id: str) -> int:
     if not run_ids:
         return 0
     marks = ", ".join("?" for _ in run_ids)
-    count = wh.scalar(
-        f"SELECT COUNT(*) FROM kpi.fct_metric_history WHERE reason <> 'published' AND run_id IN ({marks})", run_ids
-    )
+    count = wh.scalar(f"SELECT COUNT(*) FROM kpi.fct_metric_history WHERE version > 1 AND run_id IN ({marks})", run_ids)
     return int(count or 0)
 
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import Failure
+from dagster import DagsterInstance, Failure
 
 from kpi_pipeline.demo.generate import generate_dataset
+from kpi_pipeline.orchestration.backfill import restated
 from kpi_pipeline.review.listing import pending
 from kpi_pipeline.review.overrides import load_overrides
 from kpi_pipeline.review.session import Decision, decide
@@ -45,7 +46,11 @@ def test_each_action_survives_a_backfill_of_its_day_and_a_rerun(tmp_path: Path, 
         decide(wh, folder, rejected, hedged.day, Decision("reject", None, "wrong team's number", "alice"), now)
         assert len(load_overrides(folder)) == 3
 
-        for tags in (BACKFILL_TAGS, None):  # the backfill run of the day, then a rerun: both apply the decisions
+        with DagsterInstance.ephemeral() as instance:  # the backfill run of the day, on an instance kept to ask
+            job = defs.resolve_job_def("daily_kpi_job")
+            assert job.execute_in_process(partition_key=day, tags=BACKFILL_TAGS, instance=instance).success
+            assert restated(instance, wh, BACKFILL_TAGS["dagster/backfill"]) == 2  # set and reject; accept is new
+        for tags in (BACKFILL_TAGS, None):  # the backfill run again, then a rerun: both apply the decisions
             assert materialize(defs, tags=tags, partition_key=day).success
             after = facts(wh)
             assert after[accepted.metric] == (accepted.value, "accepted")
