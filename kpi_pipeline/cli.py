@@ -1,4 +1,4 @@
-"""`kpi-pipeline`: the demo, backfills, evaluation, calibration, cost estimates and read-only SQL."""
+"""`kpi-pipeline`: the demo, backfills, evaluation, calibration, cost estimates, read-only SQL and review."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     from kpi_pipeline.catalog import catalog_version, load_catalog
     from kpi_pipeline.extraction.schema import PROMPT_VERSION
-    from kpi_pipeline.orchestration.backfill import run_backfill
+    from kpi_pipeline.orchestration.backfill import restated, run_backfill
     from kpi_pipeline.orchestration.resume import done_days, unfinished_days
     from kpi_pipeline.orchestration.run_errors import backfill_failure_lines
     from kpi_pipeline.orchestration.zombies import mark_zombies_failed
@@ -225,8 +225,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     wh.ensure_tables()
     print(f"warehouse: {redact_url(url)}")
     _lean_event_log()
-    version = catalog_version(load_catalog(settings.catalog_path()))
+    from kpi_pipeline.review.listing import days_decided_since_published
+    from kpi_pipeline.review.overrides import load_overrides
+
+    catalog = load_catalog(settings.catalog_path())
+    overrides = load_overrides(settings.overrides_dir(), [m.id for m in catalog.metrics])  # malformed: nothing runs
+    version = catalog_version(catalog)
     skipped = set() if args.force else done_days(wh, days, version, PROMPT_VERSION)
+    redecided = skipped & days_decided_since_published(wh, overrides, days)
+    if redecided:
+        print(f"publishing {len(redecided)} done day(s) again: review decisions were taken since they were published")
+        skipped -= redecided
     todo = [d for d in days if d not in skipped]
     if skipped:
         print(f"skipping {len(skipped)} day(s) already published here with this catalog and prompt (--force to redo)")
@@ -239,7 +248,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         mark_zombies_failed(instance)
         state = run_backfill(instance, wh, todo, f"kpi-pipeline backfill {label}")
         failures = backfill_failure_lines(instance, state.backfill_id)
+        changed = restated(instance, wh, state.backfill_id)
     print(f"backfill ended: {state.line()}")
+    print(f"restated {changed} published value(s): earlier versions are in kpi.fct_metric_history")
     unfinished = unfinished_days(wh, todo, started)
     for line in [*failures, *(day.line() for day in unfinished)]:
         print(f"  {line}", file=sys.stderr)
@@ -299,6 +310,71 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """List readings waiting for a decision; decide one by flags, or each at a prompt (with a terminal)."""
+    action = "accept" if args.accept else "reject" if args.reject else "set" if args.set is not None else None
+    since, day = _day_flag("--since", args.since), _day_flag("--day", args.day)
+    if action is not None:
+        given = {"--day": day, "--metric": args.metric, "--reason": args.reason, "--reviewer": args.reviewer}
+        missing = [flag for flag, value in given.items() if not value]
+        if missing:
+            raise preflight.UsageError(f"--{action} needs {', '.join(missing)}: say which reading, why and who decided")
+    from datetime import UTC, datetime
+
+    from kpi_pipeline.catalog import load_catalog
+    from kpi_pipeline.review.listing import Pending, pending
+    from kpi_pipeline.review.overrides import Override, load_overrides
+    from kpi_pipeline.review.session import Decision, decide, review_at_prompt
+    from kpi_pipeline.warehouse import open_warehouse
+
+    catalog = load_catalog(settings.catalog_path())
+    ids = [m.id for m in catalog.metrics]
+    if args.metric and args.metric not in ids:
+        raise preflight.UsageError(
+            f"--metric {args.metric!r} is not in {settings.catalog_path()}: one of {', '.join(ids)}"
+        )
+    folder = settings.overrides_dir()
+    overrides = load_overrides(folder, ids)
+    wh = open_warehouse(settings.warehouse_url())
+    wh.ensure_tables()  # a warehouse nothing was published to yet has nothing to review, rather than no tables
+    if action is not None:
+        assert day is not None
+        decision = Decision(action, args.set, args.reason, args.reviewer)
+        written = decide(wh, folder, args.metric, day, decision, datetime.now(UTC))
+        print(f"{folder}/review.yaml: {written.metric} on {written.day} {written.note()}")
+        print(f"it applies from the next publish of that day: kpi-pipeline backfill {day} {day}")
+        return 0
+    items = pending(wh, overrides, since=since, metric=args.metric)
+    if not items:
+        print("nothing to review")
+        return 0
+    print(f"{len(items)} reading(s) to review (decisions go to {folder}/review.yaml):")
+    if not sys.stdin.isatty():
+        for n, item in enumerate(items, start=1):
+            print("\n".join(item.lines(n)))
+        print(
+            "no terminal: listed only; decide one with --accept, --set VALUE or --reject and "
+            "--day, --metric, --reason, --reviewer"
+        )
+        return 0
+
+    def record(item: Pending, decision: Decision) -> Override:
+        return decide(wh, folder, item.metric, item.day, decision, datetime.now(UTC))
+
+    written_all = review_at_prompt(items, record)
+    print(f"{len(written_all)} decision(s) written to {folder}/review.yaml")
+    return 0
+
+
+def _day_flag(flag: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise preflight.UsageError(f"{flag} {text!r} is not a day: write YYYY-MM-DD, e.g. 2026-07-01") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -339,6 +415,19 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("-f", "--file", help="read the statement from this file")
     sql.add_argument("--csv", action="store_true", help="print CSV with every character, not a table")
     sql.set_defaults(func=cmd_sql)
+    rv = sub.add_parser(
+        "review", help="list quarantined and low-confidence readings; accept, set or reject them (overrides/)"
+    )
+    rv.add_argument("--since", metavar="DAY", help="only readings from this day on (YYYY-MM-DD)")
+    rv.add_argument("--metric", help="only this metric")
+    decided = rv.add_mutually_exclusive_group()
+    decided.add_argument("--accept", action="store_true", help="publish the reading as it is")
+    decided.add_argument("--set", type=float, metavar="VALUE", help="publish VALUE instead of the reading")
+    decided.add_argument("--reject", action="store_true", help="withhold the reading")
+    rv.add_argument("--day", help="the day of the reading decided on (YYYY-MM-DD)")
+    rv.add_argument("--reason", help="why (kept in the overrides file and the history)")
+    rv.add_argument("--reviewer", help="who decided")
+    rv.set_defaults(func=cmd_review)
     return parser
 
 
@@ -351,6 +440,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from kpi_pipeline.extraction.llm_config import LlmConfigError
     from kpi_pipeline.orchestration.evaluate import DatasetError
     from kpi_pipeline.query import QueryError
+    from kpi_pipeline.review.overrides import OverrideError
+    from kpi_pipeline.review.session import ReviewError
     from kpi_pipeline.sources.errors import SourceError
     from kpi_pipeline.warehouse import WarehouseError
 
@@ -363,6 +454,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         LlmConfigError,
         BudgetExceeded,
         QueryError,
+        OverrideError,
+        ReviewError,
     )
 
 

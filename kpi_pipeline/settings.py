@@ -77,6 +77,13 @@ def catalog_path() -> Path:
     return in_dataset if os.environ.get("KPI_DATASET") or in_dataset.exists() else Path("metrics.yaml")
 
 
+def overrides_dir() -> Path:
+    """`KPI_OVERRIDES_DIR`, else `overrides/` beside the catalog file (the user's project: metrics.yaml,
+    overrides/), where `kpi-pipeline review` writes its decisions and publishing reads them."""
+    explicit = os.environ.get("KPI_OVERRIDES_DIR")
+    return Path(explicit) if explicit else catalog_path().parent / "overrides"
+
+
 def llm_resource(backend: str | None = None) -> LlmResource:
     """The LLM resource from `KPI_LLM_*` and `ANTHROPIC_*`; `backend` overrides `KPI_LLM_BACKEND`."""
     from kpi_pipeline.extraction.response_cache import DEFAULT_CACHE_DIR
@@ -107,7 +114,10 @@ def resource_defs() -> dict[str, Any]:
     dataset = dataset_dir()
     return {
         "warehouse": WarehouseResource(url=env_or("KPI_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
-        "catalog": CatalogResource(path=env_or("KPI_CATALOG", str(catalog_path()))),
+        "catalog": CatalogResource(
+            path=env_or("KPI_CATALOG", str(catalog_path())),
+            overrides_dir=env_or("KPI_OVERRIDES_DIR", str(overrides_dir())),
+        ),
         "slack": SlackSource(
             source=env_or("KPI_SLACK_SOURCE", str(dataset / "slack")),
             from_dataset=not os.environ.get("KPI_SLACK_SOURCE"),

@@ -31,11 +31,13 @@ from dagster import (
 
 from kpi_pipeline.assets.partition_days import days_of, span
 from kpi_pipeline.checks import METRIC_VALUES_KEY, gate_metadata
+from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
 from kpi_pipeline.orchestration.versions import CATALOG_CODE_VERSION
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.quality.gate import days_markdown, run_gate
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.review.overrides import OverrideError
 from kpi_pipeline.warehouse.publish import (
     CATALOG_TABLES,
     DAY_TABLES,
@@ -109,22 +111,40 @@ def kpi_daily(
     """Publish each day in one transaction: passing values, their evidence, and the quarantine."""
     days = days_of(context)
     wh = warehouse.get_warehouse()
+    cat = catalog.load()
+    try:
+        overrides = catalog.load_overrides(cat)
+    except OverrideError as exc:
+        raise Failure(description=f"nothing published: {exc}") from None
+    trigger = "backfill" if BACKFILL_TAG in context.run.tags else "rerun"
     with wh.session():  # one connection for the whole range, one transaction per day
         ensure_kpi_schema(wh)
-        metrics = catalog.load()
-        gate = run_gate(read_metric_values(wh, days), metrics, days)
+        gate = run_gate(read_metric_values(wh, days), cat, days)
         if gate.blocked:
             raise Failure(
                 description=f"quality gate failed for {span(days)}; nothing published: " + "; ".join(gate.structural),
                 metadata=gate_metadata(gate),
             )
         published = publish_gate(
-            wh, gate, run_id=context.run_id, published_at=datetime.now(UTC), by_period=by_period_metrics(metrics)
+            wh,
+            gate,
+            run_id=context.run_id,
+            published_at=datetime.now(UTC),
+            by_period=by_period_metrics(cat),
+            overrides=overrides,
+            trigger=trigger,
         )
     for outcome in published.held:
         context.log.warning(f"{outcome.day.isoformat()} held back, its published facts stay: {outcome.reason}")
     for outcome in published.kept:
         context.log.warning(f"{outcome.day.isoformat()} published partially: {outcome.reason}")
+    for stale in published.stale:
+        context.log.warning(
+            f"{stale.day.isoformat()} {stale.metric}: the reading changed since {stale.reviewer} decided "
+            f"({stale.action}); its previous version stays until `kpi-pipeline review` decides again"
+        )
+    if published.restated:
+        context.log.info(f"restated {published.restated} published value(s); see kpi.fct_metric_history")
     for table in DAY_TABLES:
         yield MaterializeResult(
             asset_key=AssetKey(table.name),
@@ -132,6 +152,9 @@ def kpi_daily(
                 "days": span(days),
                 "rows": MetadataValue.int(published.rows[table.qualified]),
                 "held_days": MetadataValue.int(len(published.held)),
+                "restated": MetadataValue.int(published.restated),
+                "overrides": MetadataValue.int(len(overrides)),
+                "stale_overrides": MetadataValue.int(len(published.stale)),
             },
         )
     yield _days_published(published, days_markdown(gate))

@@ -8,7 +8,7 @@ shows and what the dashboard shows can never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -40,6 +40,8 @@ class DashboardData:
     explanations: pd.DataFrame  # extract.metric_values: reasoning and conflict of published and held-back days
     costs: pd.DataFrame  # extract.llm_calls summed per day
     quarter_costs: pd.DataFrame  # extract.llm_calls summed over the quarter (one row)
+    # kpi.fct_metric_history: current versions that replaced an earlier one, with the earlier value (`was`)
+    restatements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def quarter_of(day: date) -> str:
@@ -106,6 +108,28 @@ def _explanations(wh: Warehouse, first: date, last: date) -> pd.DataFrame:
                OR EXISTS (SELECT 1 FROM kpi.metric_quarantine AS q
                           WHERE q.metric_id = v.metric_id AND q.day = v.day))
         ORDER BY v.metric_id, v.day
+        """,
+        [first, last],
+    )
+
+
+def _restatements(wh: Warehouse, first: date, last: date) -> pd.DataFrame:
+    """Each current version in [first, last] that replaced an earlier one: when, why, and the earlier value
+    (NULL when it had been withdrawn). Empty on a warehouse made before the history table existed."""
+    present = wh.scalar(
+        "SELECT COUNT(*) FROM information_schema.tables "
+        "WHERE table_schema = 'kpi' AND table_name = 'fct_metric_history'"
+    )
+    if not present:
+        return pd.DataFrame(columns=["metric_id", "day", "restated_at", "reason", "note", "was"])
+    return wh.query_df(
+        """
+        SELECT cur.metric_id, cur.day, cur.valid_from AS restated_at, cur.reason, cur.note, prev.value AS was
+        FROM kpi.fct_metric_history AS cur
+        JOIN kpi.fct_metric_history AS prev
+          ON prev.metric_id = cur.metric_id AND prev.day = cur.day AND prev.version = cur.version - 1
+        WHERE cur.valid_to IS NULL AND cur.value IS NOT NULL AND cur.day BETWEEN ? AND ?
+        ORDER BY cur.metric_id, cur.day
         """,
         [first, last],
     )
@@ -192,4 +216,5 @@ def load_dashboard_data(wh: Warehouse, quarter: str | None = None, history_days:
         explanations=_days(_explanations(wh, first, end), "day"),
         costs=_days(_costs(wh, first, end), "day"),
         quarter_costs=_costs(wh, start, end, per_day=False),
+        restatements=_days(_restatements(wh, first, end), "day"),
     )

@@ -135,6 +135,13 @@ def _key_result(row: Any) -> dict[str, Any]:
     }
 
 
+def _restatement(row: Any) -> list[Any] | None:
+    """[restated on (ISO day), the earlier value (None: it had been withdrawn), reason, note] or None."""
+    if row is None:
+        return None
+    return [pd.Timestamp(row.restated_at).date().isoformat(), _num(row.was), _text(row.reason), _text(row.note)]
+
+
 def build_payload(data: DashboardData, generated_at: datetime | None = None) -> dict[str, Any]:
     """The JSON-able document the page renders; day offsets count from `window.start`."""
     strings = _Strings()
@@ -148,6 +155,7 @@ def build_payload(data: DashboardData, generated_at: datetime | None = None) -> 
             [_text(ev.source_type), _text(ev.source_id), _text(ev.url), _text(ev.quote)]
         )
     explained = {(r.metric_id, r.day): r for r in _rows(data.explanations)}
+    restated = {(r.metric_id, r.day): r for r in _rows(data.restatements)}
 
     direction = {m.metric_id: str(m.direction) for m in _rows(data.metrics)}
     points: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
@@ -171,6 +179,7 @@ def build_payload(data: DashboardData, generated_at: datetime | None = None) -> 
                 _text(why.reasoning) if why is not None else None,
                 evidence.get((f.metric_id, f.day), []),
                 [_conflict_side(s) for s in _json_list(why.conflict)] if why is not None else [],
+                _restatement(restated.get((f.metric_id, f.day))),
             ]
         )
     held: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from dagster import AssetKey, DagsterExecutionInterruptedError, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._serdes import ConfigurableClassData
@@ -99,10 +100,10 @@ class Progress:
 
 
 def progress(
-    instance: DagsterInstance, wh: Warehouse, backfill_id: str, days: Sequence[date], since: float, after_record: int
+    instance: DagsterInstance, wh: Warehouse, backfill_id: str, days: Sequence[date], after_record: int
 ) -> Progress:
     """Where the backfill stands: its runs, the days published by events after `after_record`, the LLM usage
-    recorded since `since`. Cheap enough to poll while a run executes in the same process."""
+    its runs recorded. Cheap enough to poll while a run executes in the same process."""
     backfill = instance.get_backfill(backfill_id)
     runs = instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id}))
     counts: dict[str, int] = {}
@@ -110,12 +111,7 @@ def progress(
         counts[run.status.value] = counts.get(run.status.value, 0) + 1
     published = instance.get_materialized_partitions(PUBLISHED, after_cursor=after_record)
     fresh = len(published & {d.isoformat() for d in days})
-    usage = wh.query_df(
-        "SELECT coalesce(sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens), 0) AS i, "
-        "coalesce(sum(output_tokens), 0) AS o, coalesce(sum(cost_usd), 0) AS c "
-        "FROM extract.llm_calls WHERE day BETWEEN ? AND ? AND called_at >= to_timestamp(?)",
-        [days[0], days[-1], since],
-    )
+    usage = run_usage(wh, [run.run_id for run in runs], days)
     return Progress(
         backfill_id=backfill_id,
         status=backfill.status.value if backfill else "UNKNOWN",
@@ -126,6 +122,30 @@ def progress(
         output_tokens=int(usage["o"].iloc[0]),
         cost_usd=float(usage["c"].iloc[0]),
     )
+
+
+def run_usage(wh: Warehouse, run_ids: Sequence[str], days: Sequence[date]) -> pd.DataFrame:
+    """Tokens in, out and dollars the runs' own extract.llm_calls rows record for `days` (one row: i, o, c).
+    The table keeps every run's calls, so counting by run never counts an earlier run's, or a call twice."""
+    if not run_ids:
+        return pd.DataFrame({"i": [0], "o": [0], "c": [0.0]})
+    marks = ", ".join("?" for _ in run_ids)
+    return wh.query_df(
+        "SELECT coalesce(sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens), 0) AS i, "
+        "coalesce(sum(output_tokens), 0) AS o, coalesce(sum(cost_usd), 0) AS c "
+        f"FROM extract.llm_calls WHERE day BETWEEN ? AND ? AND run_id IN ({marks})",
+        [days[0], days[-1], *run_ids],
+    )
+
+
+def restated(instance: DagsterInstance, wh: Warehouse, backfill_id: str) -> int:
+    """Published values the backfill's runs replaced with a new version or withdrew (kpi.fct_metric_history)."""
+    run_ids = [run.run_id for run in instance.get_runs(RunsFilter(tags={BACKFILL_TAG: backfill_id}))]
+    if not run_ids:
+        return 0
+    marks = ", ".join("?" for _ in run_ids)
+    count = wh.scalar(f"SELECT COUNT(*) FROM kpi.fct_metric_history WHERE version > 1 AND run_id IN ({marks})", run_ids)
+    return int(count or 0)
 
 
 def run_backfill(
@@ -144,7 +164,7 @@ def run_backfill(
     # executed here, the backfill and its runs name this process, so a later command can tell if it was killed
     backfill_id = submit(instance, days, title, tags=None if by_daemon else executor_tags())
     report(f"backfill {backfill_id} submitted: {len(days)} day(s), {days[0]} to {days[-1]}")
-    watch = _Watch(instance, wh, backfill_id, days, started, after_record, report)
+    watch = _Watch(instance, wh, backfill_id, days, after_record, report)
     if by_daemon:
         report("the Dagster daemon executes it; progress follows (Ctrl-C stops watching, not the backfill)")
         while not watch.ended():
@@ -185,13 +205,12 @@ class _Watch:
     wh: Warehouse
     backfill_id: str
     days: Sequence[date]
-    since: float
     after_record: int
     report: Callable[[str], None]
     last: str = ""
 
     def poll(self) -> Progress:
-        state = progress(self.instance, self.wh, self.backfill_id, self.days, self.since, self.after_record)
+        state = progress(self.instance, self.wh, self.backfill_id, self.days, self.after_record)
         if state.line() != self.last:
             self.last = state.line()
             self.report(self.last)

@@ -1,4 +1,8 @@
-"""Reading a range of raw days and writing a day's extraction: shared by the extract asset and `eval`."""
+"""Reading a range of raw days and writing a day's extraction: shared by the extract asset and `eval`.
+
+extract.llm_calls is append-only: a rerun adds its calls beside the earlier runs' (money spent stays spent),
+while candidates, values and the day's status are replaced.
+"""
 
 from __future__ import annotations
 
@@ -62,21 +66,30 @@ def day_status_row(day: date, result: DayExtraction, run_id: str, now: datetime,
     )
 
 
+def billed_calls(calls: pd.DataFrame, run_id: str, now: datetime) -> pd.DataFrame:
+    """The run's calls as extract.llm_calls rows: each call_id is made unique to this write (`@run@time`), so
+    rows of earlier runs, and of an earlier attempt of this one, are never replaced."""
+    stamp = now.strftime("%Y%m%dT%H%M%S.%f")
+    return calls.assign(call_id=[f"{c}@{run_id}@{stamp}" for c in calls["call_id"]], run_id=run_id, called_at=now)
+
+
 def write_day(
     wh: Warehouse, day: date, result: DayExtraction, run_id: str, now: datetime, unread_ceiling: float | None = None
 ) -> str:
-    """Candidates, values, calls and the day's status, replaced in one transaction; returns the read status
-    (complete, partial or failed against `unread_ceiling`, default `KPI_MAX_UNREAD_RATE`)."""
+    """Candidates, values and the day's status replaced, and the run's calls added (extract.llm_calls keeps
+    every call ever billed), in one transaction; returns the read status (complete, partial or failed against
+    `unread_ceiling`, default `KPI_MAX_UNREAD_RATE`)."""
     status = day_status_row(day, result, run_id, now, max_unread_rate() if unread_ceiling is None else unread_ceiling)
     with wh.transaction() as tx:
         wh.lock_partition(tx, METRIC_VALUES, [day])
         for table, frame, stamp in (
             (METRIC_CANDIDATES, result.candidates, "extracted_at"),
             (METRIC_VALUES, result.values, "computed_at"),
-            (LLM_CALLS, result.calls, "called_at"),
         ):
             tx.delete_days(table, [day])
             tx.insert_df(table, frame.assign(run_id=run_id, **{stamp: now}))
+        if not result.calls.empty:
+            tx.insert_df(LLM_CALLS, billed_calls(result.calls, run_id, now))
         tx.delete_days(DAY_STATUS, [day])
         tx.insert_df(DAY_STATUS, status)
     return str(status.at[0, "status"])

@@ -25,7 +25,7 @@ unchanged on DuckDB and PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -35,12 +35,16 @@ import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.quality.gate import GateResult
+from kpi_pipeline.review.apply import apply_overrides
+from kpi_pipeline.review.overrides import Override
 from kpi_pipeline.warehouse.engine import SchemaObject, Transaction, Warehouse
+from kpi_pipeline.warehouse.history import record_day
 from kpi_pipeline.warehouse.tables import (
     DAY_STATUS,
     DIM_METRIC,
     FCT_METRIC_DAILY,
     FCT_METRIC_EVIDENCE,
+    FCT_METRIC_HISTORY,
     KPI_TABLES,
     METRIC_QUARANTINE,
     METRIC_VALUES,
@@ -65,13 +69,25 @@ class DayOutcome:
     day: date
     status: str  # published | held
     reason: str | None  # why held, which metrics kept their previous version, where by_period values landed
-    kept: tuple[str, ...] = ()  # unread metrics whose previous rows stay
+    kept: tuple[str, ...] = ()  # unread metrics, and those whose override is stale: their previous rows stay
+    restated: int = 0  # published values this publish replaced or withdrew (kpi.fct_metric_history)
+    stale: tuple[Override, ...] = ()  # overrides not applied: the reading changed since the decision
 
 
 @dataclass(frozen=True)
 class Published:
     rows: dict[str, int]  # rows written per kpi table
     days: tuple[DayOutcome, ...]
+
+    @property
+    def restated(self) -> int:
+        """Published values replaced by a new version or withdrawn, over every day."""
+        return sum(d.restated for d in self.days)
+
+    @property
+    def stale(self) -> list[Override]:
+        """Overrides left unapplied because their reading changed: `kpi-pipeline review` lists them."""
+        return [o for d in self.days for o in d.stale]
 
     @property
     def held(self) -> list[DayOutcome]:
@@ -294,8 +310,14 @@ def _run_id(row_run_id: Any, publishing_run_id: str) -> str:
 
 def day_frames(gate: GateResult, day: date, run_id: str, published_at: datetime) -> dict[Table, pd.DataFrame]:
     """What one day looks like in fct_metric_daily, fct_metric_evidence and metric_quarantine."""
-    passed = gate.publish[gate.publish["day"] == day]
-    held = gate.quarantine[gate.quarantine["day"] == day]
+    passed, held = gate.publish[gate.publish["day"] == day], gate.quarantine[gate.quarantine["day"] == day]
+    return routed_frames(passed, held, run_id, published_at)
+
+
+def routed_frames(
+    passed: pd.DataFrame, held: pd.DataFrame, run_id: str, published_at: datetime
+) -> dict[Table, pd.DataFrame]:
+    """The kpi day tables' rows for a day's rows routed to publish (`passed`) and to quarantine (`held`)."""
     facts = pd.DataFrame(
         {
             "metric_id": passed["metric_id"],
@@ -383,13 +405,21 @@ def _delete_day(tx: Transaction, table: Table, day: date, keep: Sequence[str]) -
     tx.execute(sql, params)
 
 
-def _outcome(gate: GateResult, day: date) -> DayOutcome:
+def _outcome(gate: GateResult, day: date, stale: Sequence[Override] = ()) -> DayOutcome:
     stats = next(d for d in gate.days if d.day == day)
     if stats.held:
         return DayOutcome(day, "held", stats.held, stats.unread_metrics)
-    kept = stats.unread_metrics
-    reason = f"kept the previous version of {', '.join(kept)}: unread (no usable answer from the backend)"
-    return DayOutcome(day, "published", reason if kept else None, kept)
+    unread = stats.unread_metrics
+    reasons = [f"kept the previous version of {', '.join(unread)}: unread (no usable answer from the backend)"]
+    reasons = reasons if unread else []
+    if stale:
+        names = ", ".join(sorted(o.metric for o in stale))
+        reasons.append(
+            f"kept the previous version of {names}: the reading changed since its override was decided; "
+            "run kpi-pipeline review"
+        )
+    kept = tuple(sorted({*unread, *(o.metric for o in stale)}))
+    return DayOutcome(day, "published", "; ".join(reasons) or None, kept, stale=tuple(stale))
 
 
 def publish_day(
@@ -399,11 +429,15 @@ def publish_day(
     run_id: str,
     published_at: datetime,
     by_period: Collection[str] = (),
+    *,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
 ) -> dict[str, int]:
-    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows (a held
-    day: only its quarantine), keep unread metrics' rows, land `by_period` metrics' readings of an earlier
-    period on the day it ended, record the decision in extract.day_status."""
-    return _publish_day(wh, gate, day, run_id, published_at, by_period)[0]
+    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows after
+    the day's overrides (a held day: only its quarantine), keep unread metrics' rows and those of stale
+    overrides, land `by_period` metrics' readings of an earlier period on the day it ended, add the changed
+    values' versions to fct_metric_history, record the decision in extract.day_status."""
+    return _publish_day(wh, gate, day, run_id, published_at, by_period, overrides, trigger)[0]
 
 
 def _publish_day(
@@ -413,10 +447,17 @@ def _publish_day(
     run_id: str,
     published_at: datetime,
     by_period: Collection[str] = (),
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
 ) -> tuple[dict[str, int], DayOutcome]:
-    outcome = _outcome(gate, day)
     stats = next(d for d in gate.days if d.day == day)
-    frames = day_frames(gate, day, run_id, published_at)
+    of_day = [o for o in overrides if o.day == day]
+    passed, held = gate.publish[gate.publish["day"] == day], gate.quarantine[gate.quarantine["day"] == day]
+    applied = apply_overrides(passed, held, read_metric_values(wh, [day]), of_day) if of_day else None
+    if applied is not None and not stats.held:
+        passed, held = applied.publish, applied.quarantine
+    outcome = _outcome(gate, day, applied.stale if applied is not None and not stats.held else ())
+    frames = routed_frames(passed, held, run_id, published_at)
     if outcome.status == "published":
         replaced: tuple[Table, ...] = DAY_TABLES
     elif stats.failed or not stats.rows:
@@ -428,10 +469,26 @@ def _publish_day(
     earlier = sorted(groups) if FCT_METRIC_DAILY in replaced else []
     notes: list[str] = []
     with wh.transaction() as tx:
-        for table in DAY_TABLES:
+        for table in (*DAY_TABLES, FCT_METRIC_HISTORY):
             wh.lock_partition(tx, table, [day, *earlier])
         # a by_period value that landed here from a later day's sources stays unless this day has its own
         protected = sorted(_landed_metrics(tx, day) - set(own[FCT_METRIC_DAILY]["metric_id"]))
+        override_notes = applied.notes if applied is not None else {}
+
+        def record(on: date, facts: pd.DataFrame, keep: Sequence[str]) -> int:
+            return record_day(
+                tx,
+                on,
+                facts,
+                keep,
+                run_id=run_id,
+                published_at=published_at,
+                trigger=trigger,
+                notes=override_notes if on == day else {},
+            )
+
+        if outcome.status == "published":
+            outcome = replace(outcome, restated=record(day, own[FCT_METRIC_DAILY], [*outcome.kept, *protected]))
         written: dict[str, int] = {}
         for table in replaced:
             keep = [*outcome.kept, *(protected if table is not METRIC_QUARANTINE else ())]
@@ -439,7 +496,8 @@ def _publish_day(
             rows = frames[table] if table is METRIC_QUARANTINE else own[table]
             written[table.qualified] = tx.insert_df(table, rows)
         for target in earlier:
-            landed, skipped = _land(tx, _rows_of(frames, groups[target]), target)
+            landed, skipped, restated = _land(tx, _rows_of(frames, groups[target]), target, record)
+            outcome = replace(outcome, restated=outcome.restated + restated)
             for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
                 written[table.qualified] = written.get(table.qualified, 0) + landed[table]
             notes += [
@@ -481,11 +539,17 @@ def _landed_metrics(tx: Transaction, day: date) -> set[str]:
     return {m for m, reported in _reported_days(tx, day).items() if reported is not None and reported > day}
 
 
-def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tuple[dict[Table, int], dict[str, str]]:
+def _land(
+    tx: Transaction,
+    rows: dict[Table, pd.DataFrame],
+    target: date,
+    record: Callable[[date, pd.DataFrame, Sequence[str]], int],
+) -> tuple[dict[Table, int], dict[str, str], int]:
     """Publish by_period facts (and their evidence) on `target`, the day their period ended, where `target` has
     no reading of its own (reported on that day) and no landed one reported later than these: the day's own
-    values are never replaced, and a rerun replaces its own landed rows with identical ones. Returns the rows
-    written and, for each metric not published, why."""
+    values are never replaced, and a rerun replaces its own landed rows with identical ones. `record` adds the
+    landed values' versions to the history, every other metric of `target` keeping its own. Returns the rows
+    written, for each metric not published why, and how many published values were restated."""
     current = _reported_days(tx, target)
     facts = rows[FCT_METRIC_DAILY]
     skipped: dict[str, str] = {}
@@ -498,6 +562,7 @@ def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tup
         elif new is not None and new < before:
             skipped[str(metric)] = f"which has a fresher one reported on {before.isoformat()}"
     chosen = [str(m) for m in facts["metric_id"] if m not in skipped]
+    restated = record(target, facts[facts["metric_id"].isin(set(chosen))], sorted(set(current) - set(chosen)))
     if chosen:
         marks = ", ".join("?" for _ in chosen)
         for table in (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE):
@@ -507,7 +572,7 @@ def _land(tx: Transaction, rows: dict[Table, pd.DataFrame], target: date) -> tup
         frame = rows[table][rows[table]["metric_id"].isin(set(chosen))].copy()
         frame["day"] = target
         written[table] = tx.insert_df(table, frame)
-    return written, skipped
+    return written, skipped, restated
 
 
 def publish_gate(
@@ -516,16 +581,21 @@ def publish_gate(
     run_id: str,
     published_at: datetime,
     by_period: Collection[str] = (),
+    *,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
 ) -> Published:
-    """Publish every day the gate covered, each in its own transaction: good days publish, held days keep their
-    facts. Refuses (PublishBlocked, nothing written) when a problem makes the whole range untrustworthy.
-    `by_period` names the metrics whose series rule is by_period (`by_period_metrics(catalog)`)."""
+    """Publish every day the gate covered, each in its own transaction: good days publish (after their
+    overrides), held days keep their facts. `by_period` names the metrics whose series rule is by_period
+    (`by_period_metrics(catalog)`); `trigger` (rerun or backfill) is the history's reason for a changed value
+    no version, model, catalog or override explains. Refuses (PublishBlocked, nothing written) when a problem
+    makes the whole range untrustworthy."""
     if gate.blocked:
         raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.structural))
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
     outcomes = []
     for stats in gate.days:
-        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at, by_period)
+        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at, by_period, overrides, trigger)
         outcomes.append(outcome)
         for name, n in written.items():
             totals[name] += n

@@ -217,7 +217,7 @@ LLM_CALLS = Table(
     "extract",
     "llm_calls",
     (
-        _c("call_id", "TEXT", "Unique id of the call", False),
+        _c("call_id", "TEXT", "Unique id of the call: day:source_type:index:hash@run_id@write time", False),
         _c("day", "DATE", "Partition day", False),
         _c("source_type", "TEXT", "Source group the call read", False),
         _c("metric_ids", "TEXT", "JSON array of the metrics the call asked (cached answers of the others cost 0)"),
@@ -238,7 +238,7 @@ LLM_CALLS = Table(
         _c("called_at", "TIMESTAMPTZ", "When the call finished", False),
     ),
     key=("call_id",),
-    doc="One row per LLM call (or response-cache hit), with tokens by kind and cost.",
+    doc="One row per LLM call (or response-cache hit), with tokens by kind and cost; append-only, every run's calls.",
 )
 
 DAY_STATUS = Table(
@@ -332,7 +332,13 @@ FCT_METRIC_DAILY = Table(
         _c("value", "DOUBLE PRECISION", "The metric's value that day, in its unit", False),
         _c("confidence", "DOUBLE PRECISION", "Calibrated combined confidence 0..1", False),
         _c("confidence_raw", "DOUBLE PRECISION", "Combined confidence 0..1 before calibration"),
-        _c("status", "TEXT", "ok, or conflict when sources disagreed and the most authoritative won", False),
+        _c(
+            "status",
+            "TEXT",
+            "ok, or conflict when sources disagreed and the most authoritative won; accepted or overridden when a "
+            "reviewer decided (docs/review.md)",
+            False,
+        ),
         _c("n_sources", "INTEGER", "Source groups (slack, jira, docs) that gave a reading", False),
         _c("model", "TEXT", "Model that produced the chosen reading", False),
         _c("prompt_version", "TEXT", "Prompt version of the chosen reading", False),
@@ -344,6 +350,35 @@ FCT_METRIC_DAILY = Table(
     ),
     key=("metric_id", "day"),
     doc="One row per metric and day that passed the quality gate: readings only, abstentions are not rows.",
+)
+
+FCT_METRIC_HISTORY = Table(
+    "kpi",
+    "fct_metric_history",
+    (
+        _c("metric_id", "TEXT", "Catalog metric id", False),
+        _c("day", "DATE", "UTC day the value is for", False),
+        _c("version", "INTEGER", "Version of this (metric_id, day), from 1", False),
+        _c("value", "DOUBLE PRECISION", "The value this version published; NULL when the version withdrew it"),
+        _c("confidence", "DOUBLE PRECISION", "Its confidence"),
+        _c("status", "TEXT", "Its status (ok, conflict, accepted, overridden); NULL when withdrawn"),
+        _c("model", "TEXT", "Model of the reading"),
+        _c("prompt_version", "TEXT", "Prompt version of the reading"),
+        _c("catalog_version", "TEXT", "Hash of the catalog the day was extracted with (extract.day_status)"),
+        _c(
+            "reason",
+            "TEXT",
+            "Why this version exists: published (the first), rerun, backfill, prompt_version, model, catalog, "
+            "override or removed (the value was withdrawn)",
+            False,
+        ),
+        _c("note", "TEXT", "The override behind the version (action, reviewer, reason) when there is one"),
+        _c("run_id", "TEXT", "Dagster run that published this version", False),
+        _c("valid_from", "TIMESTAMPTZ", "When this version was published", False),
+        _c("valid_to", "TIMESTAMPTZ", "When a later version replaced it; NULL for the current version"),
+    ),
+    key=("metric_id", "day", "version"),
+    doc="Every version of each published (metric_id, day): what it was, when, from which run and why it changed.",
 )
 
 FCT_METRIC_EVIDENCE = Table(
@@ -410,7 +445,15 @@ OKR_KEY_RESULTS = Table(
 
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
 EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS)
-KPI_TABLES = (DIM_METRIC, FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE, OKR_OBJECTIVES, OKR_KEY_RESULTS)
+KPI_TABLES = (
+    DIM_METRIC,
+    FCT_METRIC_DAILY,
+    FCT_METRIC_EVIDENCE,
+    METRIC_QUARANTINE,
+    OKR_OBJECTIVES,
+    OKR_KEY_RESULTS,
+    FCT_METRIC_HISTORY,
+)
 ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES + KPI_TABLES
 
 

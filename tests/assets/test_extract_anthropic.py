@@ -86,7 +86,8 @@ class Runs:
     calls: pd.DataFrame
     requests: dict[str, int]
     rerun_values: pd.DataFrame
-    rerun_calls: pd.DataFrame
+    rerun_calls: pd.DataFrame  # the rerun's own llm_calls rows
+    every_call: pd.DataFrame  # both runs': the table keeps every call ever billed
     rerun_requests: dict[str, int]
     bodies: list[bytes]  # what the local server received, request by request
 
@@ -120,6 +121,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
             bodies = list(server.bodies)
             assert materialize(defs, partition_key=DAY).success
             rerun_requests = dict(server.requests)
+    every_call = claude.query_df("SELECT * FROM extract.llm_calls")
     return Runs(
         offline_values=offline.query_df(VALUES_SQL),
         offline_facts=offline.query_df(FACTS_SQL),
@@ -128,7 +130,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         calls=call_order(calls),
         requests=requests,
         rerun_values=claude.query_df(VALUES_SQL),
-        rerun_calls=claude.query_df("SELECT * FROM extract.llm_calls"),
+        rerun_calls=every_call[~every_call["run_id"].isin(set(calls["run_id"]))],
+        every_call=every_call,
         rerun_requests=rerun_requests,
         bodies=bodies,
     )
@@ -167,6 +170,8 @@ def test_an_identical_rerun_is_answered_from_the_response_cache_without_a_reques
     assert runs.rerun_requests == runs.requests
     assert len(runs.rerun_calls) == len(runs.calls)
     assert runs.rerun_calls["response_cache_hit"].all() and (runs.rerun_calls["cost_usd"] == 0).all()
+    assert len(runs.every_call) == 2 * len(runs.calls)  # the first run's billed calls stay
+    assert runs.every_call["cost_usd"].sum() == pytest.approx(runs.calls["cost_usd"].sum())
     pd.testing.assert_frame_equal(runs.rerun_values, runs.values)
 
 

@@ -8,7 +8,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,11 @@ from kpi_pipeline.dashboard import write_page
 from kpi_pipeline.dashboard.browser import dump_dom, screenshot
 from kpi_pipeline.dashboard.data import load_dashboard_data
 from kpi_pipeline.dashboard.render import render_html
+from kpi_pipeline.quality.gate import run_gate
+from kpi_pipeline.review.overrides import Override, reading_fingerprint
 from kpi_pipeline.warehouse import Warehouse
+from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, publish_gate, read_metric_values
+from tests.quality.synthetic import CATALOG, clean_day, store
 
 from .cdp import Page
 
@@ -243,3 +247,44 @@ def test_screenshot(sample_page: Path, tmp_path: Path) -> None:
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", header[16:24]) == (1400, 2000)
     assert png.stat().st_size > 100_000  # a rendered page, not a blank one
+
+
+RESTATED = """[...document.querySelectorAll('#evidence .restated')].map(p => p.textContent)"""
+
+
+def test_the_evidence_panel_shows_an_overridden_and_a_restated_value(
+    browser: Page, warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A real publish, then a republish with a reviewer's `set` on one metric and a changed reading of another."""
+    days = [date(2026, 7, 1), date(2026, 7, 2)]
+    first, second = datetime(2026, 7, 3, 6, 0, tzinfo=UTC), datetime(2026, 7, 9, 6, 0, tzinfo=UTC)
+    rows = pd.concat([clean_day(d) for d in days], ignore_index=True)
+    store(warehouse, rows, days)
+    ensure_kpi_schema(warehouse)
+    publish_catalog(warehouse, CATALOG)
+    publish_gate(warehouse, run_gate(read_metric_values(warehouse, days), CATALOG, days), "run-1", first)
+    reading = rows[(rows.metric_id == "api_error_rate") & (rows.day == days[0])].iloc[0]
+    corrected = Override(
+        "api_error_rate", days[0], "set", 2.5, "double counted retries", "alice", second,
+        reading_fingerprint(reading.value, reading.evidence),
+    )  # fmt: skip
+    rows.loc[(rows.metric_id == "p95_latency_ms") & (rows.day == days[1]), "value"] = 350.0
+    store(warehouse, rows, days)
+    gate = run_gate(read_metric_values(warehouse, days), CATALOG, days)
+    publish_gate(warehouse, gate, "run-2", second, overrides=[corrected], trigger="backfill")
+    page = write_page(tmp_path / "index.html", render_html(load_dashboard_data(warehouse)))
+
+    browser.goto(page.as_uri() + "#metric=api_error_rate&day=2026-07-01")
+    panel = browser.eval(PANEL)
+    assert (panel["metric"], panel["day"]) == ("api_error_rate", "2026-07-01")
+    assert browser.eval("document.querySelector('#evidence .pill').textContent") == "overridden"
+    [overridden] = browser.eval(RESTATED)
+    assert overridden.startswith("restated on 2026-07-09 (was 3")
+    assert "override: set to 2.5 by alice on 2026-07-09: double counted retries" in overridden
+    assert panel["quotes"] == ["api_error_rate is 3.0 today"]  # the evidence is kept
+
+    browser.goto(page.as_uri() + "#metric=p95_latency_ms&day=2026-07-02")
+    [restated] = browser.eval(RESTATED)
+    assert restated.startswith("restated on 2026-07-09 (was 300") and restated.endswith("· backfill")
+    browser.goto(page.as_uri() + "#metric=p95_latency_ms&day=2026-07-01")
+    assert browser.eval(RESTATED) == []  # unchanged values say nothing

@@ -39,7 +39,7 @@ def test_each_point_carries_its_evidence_reasoning_and_conflict(sample_warehouse
     conflict_day = data.facts[data.facts.status == "conflict"].iloc[0]
     metric = next(m for m in payload["metrics"] if m["id"] == conflict_day.metric_id)
     offset = (conflict_day.day - date.fromisoformat(payload["window"]["start"])).days
-    model, prompt, run, published, reasoning, evidence, conflict = metric["points"]["info"][
+    model, prompt, run, published, reasoning, evidence, conflict, restated = metric["points"]["info"][
         metric["points"]["d"].index(offset)
     ]
     assert (strings[model], strings[prompt], strings[run]) == (
@@ -53,6 +53,7 @@ def test_each_point_carries_its_evidence_reasoning_and_conflict(sample_warehouse
     assert reasoning.startswith("conflict:")
     assert len(conflict) == 2 and conflict[0]["value"] == conflict_day.value
     assert all(side["evidence"] for side in conflict)
+    assert restated is None  # the sample quarter was published once
 
 
 def test_quarantined_days_carry_reasons_and_extracted_evidence(sample_warehouse: Warehouse) -> None:

@@ -63,6 +63,7 @@ def test_a_five_day_backfill_publishes_every_day(tmp_path: Path, postgres_url: s
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     assert "no Dagster daemon is running: executing the backfill in this process" in first.stdout
     assert "5/5 days published" in first.stdout
+    assert "restated 0 published value(s)" in first.stdout  # a first publish restates nothing
 
     wh = open_warehouse(warehouse_url)
     extracted = wh.query_df("SELECT day, count(*) AS n FROM extract.metric_values GROUP BY day ORDER BY day")
@@ -141,7 +142,7 @@ def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_u
         for day in days:
             for key in ("metric_values", "fct_metric_daily"):
                 instance.report_runless_asset_event(AssetMaterialization(key, partition=day.isoformat()))
-        state = progress(instance, wh, "no-such-backfill", days, since=0.0, after_record=0)
+        state = progress(instance, wh, "no-such-backfill", days, after_record=0)
     assert (state.days_published, state.days_total, state.runs) == (600, 600, {})
 
 

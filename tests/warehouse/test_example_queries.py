@@ -87,6 +87,9 @@ def test_example_queries_run_and_answer_on_both_engines(published: Warehouse) ->
     evidence = published.query_df(queries["Evidence for a value"])
     assert len(evidence) == 1 and evidence["quote"].iloc[0] == "api_error_rate is 3.0 today"
 
+    versions = published.query_df(queries["What a value used to be"])
+    assert list(versions["reason"]) == ["published"] and versions["valid_to"].isna().all()
+
     held = published.query_df(queries["What was held back and why"])
     assert len(held) == 4
     assert all(json.loads(r) for r in held["reasons"])

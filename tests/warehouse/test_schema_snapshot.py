@@ -25,6 +25,11 @@ SNAPSHOT = {
         "VIEW: metric_id TEXT, day DATE, value DOUBLE PRECISION, confidence DOUBLE PRECISION, status TEXT, "
         "value_day DATE, is_carried BOOLEAN"
     ),
+    "fct_metric_history": (
+        "TABLE: metric_id TEXT, day DATE, version INTEGER, value DOUBLE PRECISION, confidence DOUBLE PRECISION, "
+        "status TEXT, model TEXT, prompt_version TEXT, catalog_version TEXT, reason TEXT, note TEXT, run_id TEXT, "
+        "valid_from TIMESTAMPTZ, valid_to TIMESTAMPTZ"
+    ),
     "fct_metric_evidence": (
         "TABLE: metric_id TEXT, day DATE, evidence_no INTEGER, source_type TEXT, source_id TEXT, url TEXT, quote TEXT"
     ),
@@ -50,6 +55,7 @@ KEYS = {
     "dim_metric": ("metric_id",),
     "fct_metric_daily": ("metric_id", "day"),
     "fct_metric_evidence": ("metric_id", "day", "evidence_no"),
+    "fct_metric_history": ("metric_id", "day", "version"),
     "metric_quarantine": ("metric_id", "day"),
     "okr_objectives": ("objective_id",),
     "okr_key_results": ("objective_id", "key_result_no"),

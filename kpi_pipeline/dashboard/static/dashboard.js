@@ -607,9 +607,19 @@
     };
     const body = [];
     if (pi !== null) {
-      const [model, prompt, run, published, reasoning, evidence, conflict] = m.points.info[pi];
+      const [model, prompt, run, published, reasoning, evidence, conflict, restated] = m.points.info[pi];
       body.push(
         h("p", { class: "big" }, h("b", { text: exact(m.points.v[pi], m.unit) }), " ", h("span", { class: "pill status-" + m.points.s[pi], text: m.points.s[pi] })),
+      );
+      if (restated) {
+        // [restated on, the earlier value (null: it had been withdrawn), reason, the override's note]
+        const [on, was, reason, note] = restated;
+        const earlier = was === null ? "not published" : exact(was, m.unit);
+        body.push(
+          h("p", { class: "restated" }, h("b", { text: "restated on " + on + " (was " + earlier + ")" }), " · " + reason + (note ? ": " + note : "")),
+        );
+      }
+      body.push(
         facts([
           ["confidence", share(m.points.c[pi]) + " (minimum " + share(m.min_confidence) + ")"],
           ["sources", m.points.n[pi] + " source group(s)"],
