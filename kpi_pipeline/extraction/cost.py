@@ -154,9 +154,12 @@ class SpendGuard:
 
 
 # Output tokens of one metric's answer, for estimates made before calling. Most answers on a day are null
-# with a one-line reason; readings add a quote, reasoning and assumptions. Measured on the demo quarter
-# through the local server (1,600 answers): 56 a metric on average. A call adds the JSON envelope.
-EXPECTED_OUTPUT_TOKENS_PER_METRIC = 56
+# with a one-line reason; readings add a quote, reasoning, assumptions and their period, and every answer its
+# (usually empty) injection_source_ids. Measured through the local server: 56 a metric on the demo quarter
+# before answers carried periods and injection ids (prompt 2026-12-01.1); 73 since, on the days of
+# tests/orchestration/test_estimate.py (12,822 output tokens where 56 predicted 9,838). A call adds the JSON
+# envelope.
+EXPECTED_OUTPUT_TOKENS_PER_METRIC = 73
 OUTPUT_TOKENS_PER_CALL = 3
 
 
