@@ -64,7 +64,7 @@ def answer_with_claude(
             conversation.tool_calls.append({"name": block.name, "input": block.input, "is_error": is_error})
             results.append({"type": "tool_result", "tool_use_id": block.id, "content": text, "is_error": is_error})
         messages.append({"role": "user", "content": results})
-    why = f"the model did not finish within {max_turns} turns, so there is no answer"
+    why = f"the model did not finish within {max_turns} turn(s), so there is no answer"
     return Answer(f"{NOT_IN_DATA}: {why}", False), conversation
 
 
