@@ -280,12 +280,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         client = anthropic.Anthropic(api_key=llm.api_key, base_url=llm.endpoint(), max_retries=2)
         claude = Claude(client, llm.model or DEFAULT_MODEL)
-    answer, ask_id = ask_question(
-        args.question, settings.warehouse_url(), today=today, claude=claude, aliases=_aliases()
-    )
-    print(answer.text)
-    print(f"(backend {'anthropic' if claude else 'offline'}; recorded in extract.ask_log as {ask_id})", file=sys.stderr)
-    return 0 if answer.answered else 1
+    asked = ask_question(args.question, settings.warehouse_url(), today=today, claude=claude, aliases=_aliases())
+    print(asked.answer.text)
+    backend = "anthropic" if claude else "offline"
+    if asked.not_recorded:
+        print(f"(backend {backend}; not recorded in extract.ask_log: {asked.not_recorded})", file=sys.stderr)
+    else:
+        print(f"(backend {backend}; recorded in extract.ask_log as {asked.ask_id})", file=sys.stderr)
+    return 0 if asked.answer.answered else 1
 
 
 def _aliases() -> dict[str, tuple[str, ...]]:

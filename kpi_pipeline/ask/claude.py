@@ -2,7 +2,8 @@
 
 Each turn is one `messages.create` with the tools; a `tool_use` turn is answered with the tools' results
 and the loop goes on, up to `MAX_TURNS` model calls. A refusal, a truncated answer or a loop that does not
-finish gives no answer at all (not a guess). Tokens and cost are summed over every turn.
+finish gives no answer at all (not a guess), and so does an answer stating a number no tool returned.
+Tokens and cost are summed over every turn.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpi_pipeline.ask.answer import NOT_IN_DATA, Answer
+from kpi_pipeline.ask.answer import NOT_IN_DATA, Answer, number
+from kpi_pipeline.ask.numbers import unsupported_numbers
 from kpi_pipeline.ask.reader import KpiReader
 from kpi_pipeline.ask.tools import TOOLS, run_tool
 from kpi_pipeline.extraction.cost import PriceTable
@@ -26,6 +28,8 @@ written as: 3.1 [api_error_rate, 2026-07-02: "error rate is 3.1% today"].
 - Use only what the tools returned. Never estimate, extrapolate or fill a gap.
 - When the data cannot answer (no such metric, no published value that day, a question about anything \
 else), answer exactly "{NOT_IN_DATA}" and say what is missing.
+- Write only numbers the tools returned; do not compute new ones (differences, percentages, averages): \
+give the values, each cited, and let the reader compare.
 - Values held back in kpi.metric_quarantine are not published: never give their numbers as facts."""
 
 
@@ -46,6 +50,7 @@ def answer_with_claude(
 ) -> tuple[Answer, Conversation]:
     conversation = Conversation(model)
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
+    returned = [question]  # what the answer's numbers may come from
     while conversation.turns < max_turns:
         response = client.messages.create(
             model=model, max_tokens=MAX_TOKENS, system=SYSTEM_PROMPT, tools=TOOLS, messages=messages
@@ -54,13 +59,14 @@ def answer_with_claude(
         _add_usage(conversation, response.usage, prices)
         conversation.stop_reason = response.stop_reason
         if response.stop_reason != "tool_use":
-            return _final(response), conversation
+            return _final(response, returned), conversation
         messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in response.content]})
         results = []
         for block in response.content:
             if block.type != "tool_use":
                 continue
             text, is_error = run_tool(reader, block.name, dict(block.input))
+            returned.append(text)
             conversation.tool_calls.append({"name": block.name, "input": block.input, "is_error": is_error})
             results.append({"type": "tool_result", "tool_use_id": block.id, "content": text, "is_error": is_error})
         messages.append({"role": "user", "content": results})
@@ -68,10 +74,18 @@ def answer_with_claude(
     return Answer(f"{NOT_IN_DATA}: {why}", False), conversation
 
 
-def _final(response: Any) -> Answer:
+def _final(response: Any, returned: list[str]) -> Answer:
     text = "\n".join(b.text for b in response.content if b.type == "text").strip()
     if response.stop_reason not in ("end_turn", "stop_sequence") or not text:
         return Answer(f"no answer: the model stopped with {response.stop_reason!r} before answering", False)
+    unsupported = unsupported_numbers(text, returned)
+    if unsupported:
+        shown = ", ".join(number(n) for n in unsupported)
+        return Answer(
+            f"no answer: the model's answer states {shown}, which no tool returned; an answer is shown only when "
+            "every number in it comes from the published data",
+            False,
+        )
     return Answer(text, not text.lower().startswith(NOT_IN_DATA))
 
 

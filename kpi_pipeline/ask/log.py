@@ -11,13 +11,25 @@ import pandas as pd
 from kpi_pipeline.ask.answer import Answer
 from kpi_pipeline.ask.claude import Conversation
 from kpi_pipeline.warehouse import open_warehouse
+from kpi_pipeline.warehouse.duckdb_engine import DuckDBWarehouse
 from kpi_pipeline.warehouse.tables import ASK_LOG
+
+# how long a question waits for a DuckDB writer (a running backfill) before giving up on recording it
+RECORD_LOCK_TIMEOUT_S = 10.0
 
 
 def record_answer(
-    url: str, question: str, backend: str, answer: Answer, conversation: Conversation, asked_at: datetime
+    url: str,
+    question: str,
+    backend: str,
+    answer: Answer,
+    conversation: Conversation,
+    asked_at: datetime,
+    *,
+    lock_timeout_s: float = RECORD_LOCK_TIMEOUT_S,
 ) -> str:
-    """Append one row to extract.ask_log on the warehouse `url` names; returns its ask_id."""
+    """Append one row to extract.ask_log on the warehouse `url` names; returns its ask_id. Raises
+    WarehouseError when the warehouse cannot be written (a DuckDB writer holding it past `lock_timeout_s`)."""
     ask_id = uuid.uuid4().hex
     usage = conversation.usage
     row = {
@@ -40,6 +52,8 @@ def record_answer(
         "stop_reason": conversation.stop_reason,
     }
     warehouse = open_warehouse(url)
+    if isinstance(warehouse, DuckDBWarehouse):
+        warehouse.lock_timeout_s = lock_timeout_s
     warehouse.ensure_tables([ASK_LOG])
     with warehouse.transaction() as tx:
         tx.insert_df(ASK_LOG, pd.DataFrame([row], columns=ASK_LOG.column_names))

@@ -48,8 +48,9 @@ def test_the_tool_loop_answers_with_the_published_value_and_its_quote(
 ) -> None:
     fact = demo.data.series("api_error_rate")[3]
     question = f"What was api_error_rate on {fact.day}?"
-    answer, ask_id = ask_question(question, demo.url, today=TODAY, claude=claude)
-    assert answer.answered
+    asked = ask_question(question, demo.url, today=TODAY, claude=claude)
+    answer, ask_id = asked.answer, asked.ask_id
+    assert answer.answered and asked.not_recorded is None
     assert answer.text == (
         f'api_error_rate on {fact.day} was {fact.value} [api_error_rate, {fact.day}: "{fact.quotes[0].text}"]'
     )

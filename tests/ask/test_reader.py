@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,12 +13,15 @@ from kpi_pipeline.ask.answer import Answer
 from kpi_pipeline.ask.claude import Conversation
 from kpi_pipeline.ask.log import record_answer
 from kpi_pipeline.ask.reader import KpiReader
+from kpi_pipeline.ask.run import ask_question
 from kpi_pipeline.ask.sql_guard import SqlRefused
+from kpi_pipeline.catalog import load_catalog
 from kpi_pipeline.extraction.schema import LlmUsage
-from kpi_pipeline.warehouse import Warehouse
-from kpi_pipeline.warehouse.publish import ensure_kpi_schema
+from kpi_pipeline.warehouse import Warehouse, open_warehouse
+from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog
 from kpi_pipeline.warehouse.tables import ASK_LOG, FCT_METRIC_DAILY
 
+REPO = Path(__file__).resolve().parents[2]
 PORTABLE = {"varchar": "TEXT", "text": "TEXT", "double": "DOUBLE PRECISION", "double precision": "DOUBLE PRECISION"}
 PORTABLE |= {"integer": "INTEGER", "bigint": "BIGINT", "date": "DATE", "boolean": "BOOLEAN"}
 PORTABLE |= {"timestamp with time zone": "TIMESTAMPTZ"}
@@ -128,3 +132,16 @@ def test_the_ask_log_has_the_declared_columns_and_types(warehouse: Warehouse) ->
     created = [(c, PORTABLE.get(str(t).lower(), t)) for c, t in df.itertuples(index=False)]
     assert created == [(c.name, c.type) for c in ASK_LOG.columns]
     assert ASK_LOG.key == ("ask_id",)
+
+
+def test_a_question_is_answered_while_a_pipeline_step_holds_the_duckdb_file(duckdb_url: str) -> None:
+    """Reading goes to the reader copy, so it never waits; recording waits for the writer, then says it gave up."""
+    wh = open_warehouse(duckdb_url)
+    wh.ensure_tables()
+    publish_days(wh)
+    publish_catalog(wh, load_catalog(REPO / "metrics.yaml"))
+    with wh.session():  # a step in progress: the file is open for writing and locked
+        asked = ask_question("api_error_rate on 2026-07-03", duckdb_url, today=date(2026, 10, 1), lock_timeout_s=0.2)
+    assert asked.answer.answered and asked.answer.text.startswith("api_error_rate on 2026-07-03: 3.2 percent")
+    assert asked.ask_id is None and asked.not_recorded and "stayed locked by another process" in asked.not_recorded
+    assert wh.scalar("SELECT count(*) FROM extract.ask_log") == 0
