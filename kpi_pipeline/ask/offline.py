@@ -117,8 +117,9 @@ def held_back(q: Question, data: KpiData) -> Answer:
         rows = [h for h in rows if h.metric_id in q.metrics]
     if not rows:
         return Answer(f"Nothing was held back by the quality gate in {period.label}.", True, "held_back")
-    lines = [f"{len(rows)} value(s) held back by the quality gate in {period.label} (not published):"]
-    lines += [f"- {h.metric_id} on {h.day}: {'; '.join(h.reasons)}" for h in rows]
+    lines = [f"{len(rows)} value(s) held back by the quality gate in {period.label}, by the rules they failed:"]
+    lines += [f"- {h.metric_id} on {h.day}: {', '.join(_rules(h.reasons))}" for h in rows]
+    lines.append("Their numbers are not published; kpi.metric_quarantine has them with each reason, for review.")
     return Answer("\n".join(lines), True, "held_back")
 
 

@@ -3,6 +3,7 @@ published value, and each carries its (metric, day) and the first quote publishe
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -160,11 +161,17 @@ def test_conflicts_in_a_quarter(demo: Any) -> None:
 
 
 def test_quarantined_values_give_their_reasons_and_no_number(demo: Any) -> None:
-    rows = sql(demo, "SELECT metric_id, day FROM kpi.metric_quarantine WHERE day BETWEEN '2026-08-01' AND '2026-08-31'")
+    rows = sql(
+        demo,
+        "SELECT metric_id, day, reasons FROM kpi.metric_quarantine WHERE day BETWEEN '2026-08-01' AND '2026-08-31'",
+    )
     answer = ask(demo, "What was quarantined in August?")
     assert answer.shape == "held_back" and rows
-    for metric_id, day in rows:
-        assert f"- {metric_id} on {day}: " in answer.text
+    for metric_id, day, reasons in rows:
+        rules = ", ".join(r.split(":", 1)[0] for r in json.loads(reasons))
+        assert f"- {metric_id} on {day}: {rules}\n" in answer.text
+    held = [line.split(": ", 1)[1] for line in answer.text.splitlines() if line.startswith("- ")]
+    assert len(held) == len(rows) and not any(ch.isdigit() for ch in "".join(held))  # no held-back number shown
     assert answer.citations == []
 
 

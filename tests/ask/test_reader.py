@@ -45,6 +45,7 @@ ATTACKS = [
     "PRAGMA database_list",
     "SET statement_timeout = 0",
     "SELECT pg_read_file('/etc/passwd')",
+    "SELECT query_to_xml('SELECT * FROM raw.slack_messages', true, false, '')",
 ]
 
 

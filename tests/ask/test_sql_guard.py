@@ -43,6 +43,8 @@ REFUSED = {
     "pg_sleep": ("SELECT pg_sleep(60)", "pg_sleep() is not allowed"),
     "set_config": ("SELECT set_config('search_path', 'raw', false)", "set_config() is not allowed"),
     "current_setting": ("SELECT current_setting('data_directory')", "current_setting() is not allowed"),
+    "query_to_xml": ("SELECT query_to_xml('SELECT * FROM raw.docs', true, false, '')", "query_to_xml() is not"),
+    "nextval": ("SELECT nextval('kpi.some_sequence')", "nextval() is not allowed"),
     "qualified function": ("SELECT pg_catalog.lower('x')", "schema-qualified functions"),
     "attach": ("ATTACH '/tmp/other.duckdb' AS other", "only SELECT"),
     "copy": ("COPY kpi.fct_metric_daily TO '/tmp/out.csv'", "only SELECT"),
