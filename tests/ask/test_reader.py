@@ -25,6 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 PORTABLE = {"varchar": "TEXT", "text": "TEXT", "double": "DOUBLE PRECISION", "double precision": "DOUBLE PRECISION"}
 PORTABLE |= {"integer": "INTEGER", "bigint": "BIGINT", "date": "DATE", "boolean": "BOOLEAN"}
 PORTABLE |= {"timestamp with time zone": "TIMESTAMPTZ"}
+# the ask log's columns: changing them is a change for whoever reads the log (docs/raw_tables.md)
+ASK_LOG_SNAPSHOT = (
+    "ask_id TEXT, day DATE, asked_at TIMESTAMPTZ, question TEXT, backend TEXT, model TEXT, answer TEXT, "
+    "answered BOOLEAN, shape TEXT, tool_calls TEXT, turns INTEGER, input_tokens BIGINT, "
+    "cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT, output_tokens BIGINT, "
+    "cost_usd DOUBLE PRECISION, stop_reason TEXT"
+)
 # a cross product of 12^9 rows: minutes of work on either engine, and no memory to speak of
 LONG_QUERY = "SELECT count(*) FROM " + ", ".join(f"kpi.fct_metric_daily t{i}" for i in range(9))
 ATTACKS = [
@@ -130,9 +137,26 @@ def test_the_ask_log_has_the_declared_columns_and_types(warehouse: Warehouse) ->
         """SELECT column_name, data_type FROM information_schema.columns
            WHERE table_schema = 'extract' AND table_name = 'ask_log' ORDER BY ordinal_position"""
     )
-    created = [(c, PORTABLE.get(str(t).lower(), t)) for c, t in df.itertuples(index=False)]
-    assert created == [(c.name, c.type) for c in ASK_LOG.columns]
+    created = ", ".join(f"{c} {PORTABLE.get(str(t).lower(), t)}" for c, t in df.itertuples(index=False))
+    assert created == ASK_LOG_SNAPSHOT
+    assert ", ".join(f"{c.name} {c.type}" for c in ASK_LOG.columns) == ASK_LOG_SNAPSHOT
     assert ASK_LOG.key == ("ask_id",)
+
+
+def test_a_question_is_answered_from_the_published_tables_and_recorded_on_both_engines(
+    warehouse: Warehouse, warehouse_url: str
+) -> None:
+    publish_days(warehouse)
+    publish_catalog(warehouse, load_catalog(REPO / "metrics.yaml"))
+    asked = ask_question("What was the error rate on July 5?", warehouse_url, today=date(2026, 10, 1))
+    assert asked.answer.shape == "value_on"
+    assert asked.answer.text.startswith("api_error_rate on 2026-07-05: 3.4 percent")
+    assert asked.not_recorded is None
+    logged = warehouse.query_df("SELECT ask_id, backend, model, shape, answered, turns, cost_usd FROM extract.ask_log")
+    assert logged.to_dict("records") == [
+        {"ask_id": asked.ask_id, "backend": "offline", "model": "ask-offline-v1", "shape": "value_on",
+         "answered": True, "turns": 0, "cost_usd": 0.0}
+    ]  # fmt: skip
 
 
 def test_a_question_is_answered_while_a_pipeline_step_holds_the_duckdb_file(duckdb_url: str) -> None:
