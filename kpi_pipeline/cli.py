@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[Exception], ...]:
     """The errors whose message tells a user what to fix. The modules are imported only once something
     failed, and a preflight refusal is caught before that, so it costs no heavy import either."""
+    from kpi_pipeline.ask.claude import AskError
     from kpi_pipeline.ask.periods import PeriodError
     from kpi_pipeline.catalog import CatalogError
     from kpi_pipeline.extraction.cost import BudgetExceeded
@@ -362,6 +363,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         BudgetExceeded,
         QueryError,
         PeriodError,
+        AskError,
     )
 
 

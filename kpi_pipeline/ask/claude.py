@@ -33,6 +33,10 @@ give the values, each cited, and let the reader compare.
 - Values held back in kpi.metric_quarantine are not published: never give their numbers as facts."""
 
 
+class AskError(RuntimeError):
+    """The model could not be reached (outage, rate limit after retries); nothing was answered."""
+
+
 @dataclass
 class Conversation:
     """What one question cost and did: every tool call, the turns, tokens by kind, dollars."""
@@ -52,9 +56,7 @@ def answer_with_claude(
     messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     returned = [question]  # what the answer's numbers may come from
     while conversation.turns < max_turns:
-        response = client.messages.create(
-            model=model, max_tokens=MAX_TOKENS, system=SYSTEM_PROMPT, tools=TOOLS, messages=messages
-        )
+        response = _create(client, model, messages)
         conversation.turns += 1
         _add_usage(conversation, response.usage, prices)
         conversation.stop_reason = response.stop_reason
@@ -72,6 +74,22 @@ def answer_with_claude(
         messages.append({"role": "user", "content": results})
     why = f"the model did not finish within {max_turns} turn(s), so there is no answer"
     return Answer(f"{NOT_IN_DATA}: {why}", False), conversation
+
+
+def _create(client: Any, model: str, messages: list[dict[str, Any]]) -> Any:
+    """One model turn; an API failure becomes one line: a setting to fix, or an outage to wait out."""
+    import anthropic
+
+    from kpi_pipeline.extraction.anthropic_backend import _fatal_error, _is_transient
+
+    try:
+        return client.messages.create(
+            model=model, max_tokens=MAX_TOKENS, system=SYSTEM_PROMPT, tools=TOOLS, messages=messages
+        )
+    except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+        if isinstance(exc, anthropic.APIStatusError) and not _is_transient(exc):
+            raise _fatal_error(exc, model) from None
+        raise AskError(f"the Anthropic API did not answer ({' '.join(str(exc).split())}): try again later") from None
 
 
 def _final(response: Any, returned: list[str]) -> Answer:

@@ -12,11 +12,11 @@ import anthropic
 import pytest
 
 from kpi_pipeline.ask.answer import NOT_IN_DATA
-from kpi_pipeline.ask.claude import answer_with_claude
+from kpi_pipeline.ask.claude import AskError, answer_with_claude
 from kpi_pipeline.ask.reader import KpiReader
 from kpi_pipeline.ask.run import Claude, ask_question
 from kpi_pipeline.extraction.cost import load_prices
-from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL
+from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL, LlmConfigError
 from kpi_pipeline.extraction.schema import LlmUsage
 from kpi_pipeline.testing.anthropic_server import AnthropicServer, serve_anthropic
 from kpi_pipeline.warehouse import open_warehouse
@@ -106,3 +106,19 @@ def test_a_loop_that_does_not_finish_within_its_turns_gives_no_answer(demo: Any,
     )
     assert not answer.answered and "did not finish within 1 turn(s)" in answer.text
     assert conversation.turns == 1 and conversation.stop_reason == "tool_use"
+
+
+def test_a_refused_key_or_unknown_model_is_one_line_naming_the_setting(demo: Any, server: AnthropicServer) -> None:
+    wrong_key = anthropic.Anthropic(api_key="sk-wrong", base_url=server.base_url, max_retries=0)
+    with pytest.raises(LlmConfigError, match=r"rejected the key \(401.*check ANTHROPIC_API_KEY"):
+        answer_with_claude(wrong_key, DEFAULT_MODEL, "latest values?", KpiReader(demo.url), load_prices())
+    client = anthropic.Anthropic(api_key=KEY, base_url=server.base_url, max_retries=0)
+    with pytest.raises(LlmConfigError, match=r"does not know model 'claude-none'.*KPI_LLM_MODEL"):
+        answer_with_claude(client, "claude-none", "latest values?", KpiReader(demo.url), load_prices())
+
+
+def test_an_api_outage_is_one_line_and_no_answer(demo: Any) -> None:
+    with serve_anthropic(api_key=KEY, overloaded=1) as server:
+        client = anthropic.Anthropic(api_key=KEY, base_url=server.base_url, max_retries=0)
+        with pytest.raises(AskError, match=r"the Anthropic API did not answer .*try again later"):
+            answer_with_claude(client, DEFAULT_MODEL, "latest values?", KpiReader(demo.url), load_prices())
