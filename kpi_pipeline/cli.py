@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -375,6 +375,48 @@ def _day_flag(flag: str, text: str | None) -> date | None:
         raise preflight.UsageError(f"{flag} {text!r} is not a day: write YYYY-MM-DD, e.g. 2026-07-01") from None
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question from the published tables; exit 1 when the answer is "not in the data"."""
+    if not args.question.strip():
+        raise preflight.UsageError('give a question: kpi-pipeline ask "what was api_error_rate on 2026-07-02?"')
+    today = preflight._day("--today", args.today) if args.today else datetime.now(UTC).date()
+    from dagster import build_resources
+
+    from kpi_pipeline.ask import ask_question
+    from kpi_pipeline.ask.run import Claude
+
+    with build_resources({"llm": settings.llm_resource()}) as built:
+        llm = built.llm
+    claude = None
+    if llm.backend_name() == "anthropic":
+        if not llm.api_key:
+            raise settings.SettingError("KPI_LLM_BACKEND=anthropic needs ANTHROPIC_API_KEY: set it, or use offline")
+        import anthropic
+
+        from kpi_pipeline.extraction.llm_config import DEFAULT_MODEL
+
+        client = anthropic.Anthropic(api_key=llm.api_key, base_url=llm.endpoint(), max_retries=2)
+        claude = Claude(client, llm.model or DEFAULT_MODEL)
+    asked = ask_question(args.question, settings.warehouse_url(), today=today, claude=claude, aliases=_aliases())
+    print(asked.answer.text)
+    backend = "anthropic" if claude else "offline"
+    if asked.not_recorded:
+        print(f"(backend {backend}; not recorded in extract.ask_log: {asked.not_recorded})", file=sys.stderr)
+    else:
+        print(f"(backend {backend}; recorded in extract.ask_log as {asked.ask_id})", file=sys.stderr)
+    return 0 if asked.answer.answered else 1
+
+
+def _aliases() -> dict[str, tuple[str, ...]]:
+    """The catalog's metric aliases, so a question may name a metric as people write it; none without a catalog."""
+    from kpi_pipeline.catalog import CatalogError, load_catalog
+
+    try:
+        return {m.id: m.aliases for m in load_catalog(settings.catalog_path()).metrics}
+    except CatalogError:
+        return {}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -428,12 +470,18 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--reason", help="why (kept in the overrides file and the history)")
     rv.add_argument("--reviewer", help="who decided")
     rv.set_defaults(func=cmd_review)
+    ask = sub.add_parser("ask", help="answer a question from the published kpi tables, citing the quotes behind it")
+    ask.add_argument("question", help='e.g. "why did api_error_rate change between 2026-07-02 and 2026-07-09?"')
+    ask.add_argument("--today", help="the day 'yesterday', 'this week', 'last week' are relative to (YYYY-MM-DD)")
+    ask.set_defaults(func=cmd_ask)
     return parser
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """The errors whose message tells a user what to fix. The modules are imported only once something
     failed, and a preflight refusal is caught before that, so it costs no heavy import either."""
+    from kpi_pipeline.ask.claude import AskError
+    from kpi_pipeline.ask.periods import PeriodError
     from kpi_pipeline.calibration.mapfile import CalibrationError
     from kpi_pipeline.catalog import CatalogError
     from kpi_pipeline.extraction.cost import BudgetExceeded
@@ -456,6 +504,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
         QueryError,
         OverrideError,
         ReviewError,
+        PeriodError,
+        AskError,
     )
 
 

@@ -253,6 +253,8 @@ class AnthropicServer:
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
             raise ApiError(400, "invalid_request_error", "max_tokens: must be a positive integer")
+        if body.get("tools"):
+            return self._tool_answer(model, body)
         output_format = (body.get("output_config") or {}).get("format") or {}
         if output_format.get("type") != "json_schema":
             raise ApiError(400, "invalid_request_error", "this server answers structured-output requests only")
@@ -293,6 +295,41 @@ class AnthropicServer:
                     "ephemeral_1h_input_tokens": 0,
                 },
                 "service_tier": "batch" if batch else "standard",
+            },
+        }
+
+    def _tool_answer(self, model: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A scripted tool user: the first turn calls a tool, the turn with its result answers citing it."""
+        messages = [m for m in body.get("messages") or [] if isinstance(m, Mapping)]
+        tools = {str(t.get("name")) for t in body.get("tools") or [] if isinstance(t, Mapping)}
+        last = messages[-1].get("content") if messages else None
+        results = [b for b in last or [] if isinstance(b, Mapping) and b.get("type") == "tool_result"]
+        if results and isinstance(last, list):
+            content: list[dict[str, Any]] = [{"type": "text", "text": scripted_tool_answer(results[-1])}]
+            stop_reason = "end_turn"
+        else:
+            name, arguments = scripted_tool_call(str(last if isinstance(last, str) else _texts(last)), tools)
+            content = [{"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": name, "input": arguments}]
+            stop_reason = "tool_use"
+        extra = count_tokens(json.dumps([body.get("tools"), messages], default=str))
+        usage = self._usage(model, body, count_tokens(json.dumps(content)))
+        usage["input_tokens"] += extra
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "stop_details": None,
+            "usage": {
+                **usage,
+                "cache_creation": {
+                    "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+                    "ephemeral_1h_input_tokens": 0,
+                },
+                "service_tier": "standard",
             },
         }
 
@@ -376,6 +413,51 @@ class AnthropicServer:
             "cancel_initiated_at": None,
             "results_url": f"{self.base_url}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
+
+
+_SCRIPTED_SQL = re.compile(r"SQL:\s*(?P<sql>.+)$", re.DOTALL)
+_EVIDENCE_QUESTION = re.compile(
+    r"\b(?P<metric>[a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b.*?\b(?P<day>\d{4}-\d{2}-\d{2})\b", re.DOTALL
+)
+
+
+def _texts(blocks: Any) -> str:
+    return " ".join(text for text, _ in _block_texts(blocks))
+
+
+def scripted_tool_call(question: str, tools: set[str]) -> tuple[str, dict[str, Any]]:
+    """The tool the scripted model calls first: the SQL after "SQL:" in the question, else the evidence of
+    the metric id and day it names, else the latest published values."""
+    if (m := _SCRIPTED_SQL.search(question)) and "run_sql" in tools:
+        return "run_sql", {"query": m["sql"].strip()}
+    if (m := _EVIDENCE_QUESTION.search(question)) and "get_evidence" in tools:
+        return "get_evidence", {"metric_id": m["metric"], "day": m["day"]}
+    query = "SELECT metric_id, day, value FROM kpi.fct_metric_daily ORDER BY day DESC, metric_id LIMIT 5"
+    return "run_sql", {"query": query}
+
+
+def scripted_tool_answer(result: Mapping[str, Any]) -> str:
+    """The scripted model's answer from a tool result: the first value it shows with its (metric, day) and
+    quote, or "not in the data" when the tool refused or found nothing."""
+    raw = result.get("content")
+    text = raw if isinstance(raw, str) else _texts(raw)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = {}
+    if result.get("is_error") or not isinstance(data, dict) or "error" in data:
+        why = data.get("error") if isinstance(data, dict) else None
+        return f"not in the data: the tool refused the query ({why or text})"
+    if "published" in data:
+        if not data["published"] or not data.get("quotes"):
+            return f"not in the data: no published value of {data.get('metric_id')} on {data.get('day')}"
+        metric, day, quote = data["metric_id"], data["day"], data["quotes"][0]["quote"]
+        return f'{metric} on {day} was {data["value"]} [{metric}, {day}: "{quote}"]'
+    rows = [dict(zip(data.get("columns") or [], row, strict=False)) for row in data.get("rows") or []]
+    if not rows:
+        return "not in the data: the query found no rows"
+    metric, day = rows[0].get("metric_id"), rows[0].get("day")
+    return f"{metric} on {day} was {rows[0].get('value')} [{metric}, {day}]"
 
 
 def _handler_for(server: AnthropicServer) -> type[BaseHTTPRequestHandler]:

@@ -283,6 +283,32 @@ DAY_STATUS = Table(
     doc="One row per extracted day: whether every answer was read, and what publish then decided. Resume reads it.",
 )
 
+ASK_LOG = Table(
+    "extract",
+    "ask_log",
+    (
+        _c("ask_id", "TEXT", "Unique id of the question", False),
+        _c("day", "DATE", "UTC day the question was asked", False),
+        _c("asked_at", "TIMESTAMPTZ", "When the answer was given", False),
+        _c("question", "TEXT", "The question as asked", False),
+        _c("backend", "TEXT", "offline or anthropic", False),
+        _c("model", "TEXT", "Model that answered (offline: the offline answerer's version)", False),
+        _c("answer", "TEXT", "The answer as printed", False),
+        _c("answered", "BOOLEAN", "false when the answer was 'not in the data' or no answer", False),
+        _c("shape", "TEXT", "Question shape that answered (offline backend), else NULL"),
+        _c("tool_calls", "TEXT", "JSON array of {name, input, is_error}, one per tool call, in order"),
+        _c("turns", "INTEGER", "Model calls made (0 offline)", False),
+        _c("input_tokens", "BIGINT", "Uncached input tokens billed, over every turn", False),
+        _c("cache_creation_input_tokens", "BIGINT", "Input tokens written to the prompt cache", False),
+        _c("cache_read_input_tokens", "BIGINT", "Input tokens read from the prompt cache", False),
+        _c("output_tokens", "BIGINT", "Output tokens", False),
+        _c("cost_usd", "DOUBLE PRECISION", "Cost at the configured prices", False),
+        _c("stop_reason", "TEXT", "Stop reason of the last model call"),
+    ),
+    key=("ask_id",),
+    doc="One row per `kpi-pipeline ask` question: the answer, the tool calls behind it, tokens and cost.",
+)
+
 DIM_METRIC = Table(
     "kpi",
     "dim_metric",
@@ -444,7 +470,7 @@ OKR_KEY_RESULTS = Table(
 )
 
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
-EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS)
+EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS, ASK_LOG)
 KPI_TABLES = (
     DIM_METRIC,
     FCT_METRIC_DAILY,
