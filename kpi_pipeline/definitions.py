@@ -16,7 +16,7 @@ resources = settings.resource_defs()
 
 defs = Definitions(
     assets=load_assets_from_modules([ingest, extract, publish, dashboard]),
-    asset_checks=[checks.metric_values_quality_gate],
+    asset_checks=[checks.metric_values_quality_gate, checks.fct_metric_daily_anomaly_triage],
     resources=resources,
     jobs=[daily_kpi_job],
     schedules=[build_daily_schedule()],
