@@ -129,8 +129,9 @@ def _rows(df: pd.DataFrame | None) -> Iterator[Any]:
     return df.itertuples(index=False)
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+def _fmt(value: float, sign: str = "") -> str:
+    """4 significant digits below 1000, whole numbers with thousands separators above (never 1.18e+04)."""
+    return f"{value:{sign}.4g}" if abs(value) < 1000 else f"{value:{sign},.0f}"
 
 
 def _missing(value: Any) -> bool:
@@ -190,7 +191,7 @@ def moves(inputs: DigestInputs, quotes: _Quotes, week_start: date, week_end: dat
         pct = f", {relative:+.0%}" if math.isfinite(relative) else ""
         unit = f" {units[metric]}" if units.get(metric) else ""
         text = (
-            f"{metric} {_fmt(old)} → {_fmt(new)}{unit} ({change:+,.4g}{pct}) from {first['day']} to {last['day']}"
+            f"{metric} {_fmt(old)} → {_fmt(new)}{unit} ({_fmt(change, '+')}{pct}) from {first['day']} to {last['day']}"
             if change
             else f"{metric} unchanged at {_fmt(new)}{unit} from {first['day']} to {last['day']}"
         )

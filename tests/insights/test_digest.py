@@ -174,3 +174,9 @@ def test_a_week_with_nothing_published_says_so() -> None:
     )
     digest = build_digest(empty, MONDAY)
     assert "Nothing was published this week." in digest_markdown(digest)
+
+
+def test_large_values_read_as_whole_numbers_not_exponents() -> None:
+    facts = pd.DataFrame([fact("users", MONDAY - timedelta(days=1), 11843.0), fact("users", MONDAY, 16020.0)])
+    (move,) = build_digest(inputs(facts=facts), MONDAY).other_moves
+    assert move.text == "users 11,843 → 16,020 (+4,177, +35%) from 2026-07-12 to 2026-07-13"
