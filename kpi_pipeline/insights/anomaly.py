@@ -29,7 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 
 WINDOW_DAYS = 28
-MIN_HISTORY = 14
+MIN_HISTORY = 7  # published values in the window: sparse series (a reading only when text states it) must count
 Z_THRESHOLD = 3.5
 MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution
 MEAN_AD_SCALE = 1.2533  # mean absolute deviation -> standard deviation of a normal distribution
