@@ -134,6 +134,12 @@ def _fmt(value: float, sign: str = "") -> str:
     return f"{value:{sign}.4g}" if abs(value) < 1000 else f"{value:{sign},.0f}"
 
 
+def _pct(share: float) -> str:
+    """A relative change as a percentage: whole above 10%, two significant digits below (never "-0%")."""
+    percent = share * 100
+    return f"{percent:+.0f}%" if abs(percent) >= 10 else f"{percent:+.2g}%"
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
@@ -188,7 +194,7 @@ def moves(inputs: DigestInputs, quotes: _Quotes, week_start: date, week_end: dat
         old, new = float(first["value"]), float(last["value"])
         change = new - old
         relative = change / abs(old) if old else (math.inf if change else 0.0)
-        pct = f", {relative:+.0%}" if math.isfinite(relative) else ""
+        pct = f", {_pct(relative)}" if math.isfinite(relative) else ""
         unit = f" {units[metric]}" if units.get(metric) else ""
         text = (
             f"{metric} {_fmt(old)} → {_fmt(new)}{unit} ({_fmt(change, '+')}{pct}) from {first['day']} to {last['day']}"

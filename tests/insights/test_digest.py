@@ -180,3 +180,9 @@ def test_large_values_read_as_whole_numbers_not_exponents() -> None:
     facts = pd.DataFrame([fact("users", MONDAY - timedelta(days=1), 11843.0), fact("users", MONDAY, 16020.0)])
     (move,) = build_digest(inputs(facts=facts), MONDAY).other_moves
     assert move.text == "users 11,843 → 16,020 (+4,177, +35%) from 2026-07-12 to 2026-07-13"
+
+
+def test_a_small_relative_move_keeps_its_digits() -> None:
+    facts = pd.DataFrame([fact("uptime", MONDAY - timedelta(days=1), 99.91), fact("uptime", MONDAY, 99.88)])
+    (move,) = build_digest(inputs(facts=facts), MONDAY).other_moves
+    assert move.text == "uptime 99.91 → 99.88 (-0.03, -0.03%) from 2026-07-12 to 2026-07-13"
