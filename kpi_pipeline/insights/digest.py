@@ -117,12 +117,6 @@ class DigestInputs:
     anomalies: tuple[Anomaly, ...] = ()
 
 
-def week_of(day: date) -> tuple[date, date]:
-    """Monday and Sunday of the ISO week of `day`."""
-    start = day - timedelta(days=day.weekday())
-    return start, start + timedelta(days=6)
-
-
 def _rows(df: pd.DataFrame | None) -> Iterator[Any]:
     if df is None:
         return iter(())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import SensorResult, build_sensor_context
+from dagster import SensorResult, SkipReason, build_sensor_context
 
 from kpi_pipeline.catalog import Alerts
 from kpi_pipeline.dashboard.sample import write_sample
@@ -130,3 +130,16 @@ def test_the_sensor_posts_each_change_once_and_retries_what_slack_refused(tmp_pa
         again = tick(first.cursor)
         assert len(server.posted("#general")) == off_track and again.cursor == first.cursor
         assert "nothing changed since the last alert" in str(again.skip_reason)
+
+
+def test_without_an_alerts_section_the_sensor_skips_and_says_why(tmp_path: Path) -> None:
+    catalog = tmp_path / "metrics.yaml"
+    catalog.write_text("metrics:\n  - {id: kpi_01, description: d, unit: count}\n")
+    resources = {
+        "warehouse": WarehouseResource(url=f"duckdb:///{tmp_path / 'never-opened.duckdb'}"),
+        "catalog": CatalogResource(path=str(catalog)),
+        "slack_poster": SlackPoster(),
+    }
+    result = kpi_alerts(build_sensor_context(resources=resources))
+    assert isinstance(result, SkipReason) and "no alerts: section" in str(result.skip_message)
+    assert not (tmp_path / "never-opened.duckdb").exists()

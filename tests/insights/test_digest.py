@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from kpi_pipeline.insights.anomaly import LIKELY_EXTRACTION, Anomaly
-from kpi_pipeline.insights.digest import Digest, DigestInputs, build_digest, week_of
+from kpi_pipeline.insights.digest import Digest, DigestInputs, build_digest
 from kpi_pipeline.insights.digest_text import MAX_BLOCKS, SECTION_LIMIT, digest_blocks, digest_markdown
 
 MONDAY = date(2026, 7, 13)
@@ -75,10 +75,6 @@ def inputs(**changes: object) -> DigestInputs:
         ),
     )
     return DigestInputs(**{**base.__dict__, **changes})  # type: ignore[arg-type]
-
-
-def test_week_of_is_the_iso_week() -> None:
-    assert week_of(date(2026, 7, 16)) == (MONDAY, MONDAY + timedelta(days=6))
 
 
 def test_objectives_with_off_track_key_results_come_first_and_each_key_result_says_how_it_stands() -> None:
