@@ -13,11 +13,24 @@ import json
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from kpi_pipeline.insights.alerts import alert_blocks, changes, observe
-from kpi_pipeline.insights.reads import read_alert_inputs
+from kpi_pipeline.insights.reads import read_alert_inputs, table_exists
 from kpi_pipeline.insights.slack_post import SlackPostError, post_or_update
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.slack_post import SlackPoster
 from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.warehouse import Warehouse, open_warehouse
+from kpi_pipeline.warehouse.duckdb_engine import DuckDBWarehouse
+from kpi_pipeline.warehouse.engine import WarehouseError
+
+LOCK_WAIT_S = 20.0  # a DuckDB file a run is writing is read on a later tick, not waited for past the tick's timeout
+
+
+def _reader(url: str) -> Warehouse:
+    """The warehouse for reading only: no DDL, and a short wait for DuckDB's writer lock."""
+    wh = open_warehouse(url)
+    if isinstance(wh, DuckDBWarehouse):
+        wh.lock_timeout_s = LOCK_WAIT_S
+    return wh
 
 
 def _cursor(text: str | None) -> dict[str, str]:
@@ -42,7 +55,14 @@ def kpi_alerts(
     if rules is None:
         return SkipReason("the catalog has no alerts: section, so there is nothing to alert on")
     last = _cursor(context.cursor)
-    alert, quiet = changes(last, observe(*read_alert_inputs(warehouse.get_warehouse()), rules))
+    try:
+        wh = _reader(warehouse.url)
+        if not table_exists(wh, "kpi", "okr_progress"):
+            return SkipReason("nothing is published yet (no kpi.okr_progress)")
+        inputs = read_alert_inputs(wh)
+    except WarehouseError as exc:
+        return SkipReason(f"the warehouse could not be read this tick, nothing changes: {exc}")
+    alert, quiet = changes(last, observe(*inputs, rules))
     state = {**last, **quiet}
     failed: list[str] = []
     if alert:

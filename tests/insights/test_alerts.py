@@ -143,3 +143,24 @@ def test_without_an_alerts_section_the_sensor_skips_and_says_why(tmp_path: Path)
     result = kpi_alerts(build_sensor_context(resources=resources))
     assert isinstance(result, SkipReason) and "no alerts: section" in str(result.skip_message)
     assert not (tmp_path / "never-opened.duckdb").exists()
+
+
+def test_a_warehouse_a_run_is_writing_is_read_on_a_later_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    import kpi_pipeline.orchestration.alerts as sensor_module
+
+    path = tmp_path / "warehouse.duckdb"
+    write_sample(open_warehouse(f"duckdb:///{path}"), n_metrics=8)
+    catalog = tmp_path / "metrics.yaml"
+    catalog.write_text("metrics:\n  - {id: kpi_01, description: d, unit: count}\nalerts: {channel: '#general'}\n")
+    resources = {
+        "warehouse": WarehouseResource(url=f"duckdb:///{path}"),
+        "catalog": CatalogResource(path=str(catalog)),
+        "slack_poster": SlackPoster(token="xoxb-unused"),
+    }
+    monkeypatch.setattr(sensor_module, "LOCK_WAIT_S", 0.1)
+    with open(path.with_name(path.name + ".lock"), "a+") as held:  # what a writing run holds
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        result = kpi_alerts(build_sensor_context(cursor='{"kr:x:1": "at_risk"}', resources=resources))
+    assert isinstance(result, SkipReason) and "could not be read this tick" in str(result.skip_message)
