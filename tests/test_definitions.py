@@ -137,3 +137,23 @@ def test_the_digest_runs_weekly_outside_the_daily_job_and_the_alerts_sensor_is_r
     repository = defs.get_repository_def()
     assert {s.name for s in repository.schedule_defs} == {"daily_kpi_schedule", "weekly_digest_job_schedule"}
     assert [(s.name, s.default_status.value) for s in repository.sensor_defs] == [("kpi_alerts", "STOPPED")]
+
+
+def test_the_slack_poster_takes_the_bot_token_as_an_env_var_and_never_shows_it(monkeypatch: Any) -> None:
+    import importlib
+
+    import kpi_pipeline.definitions as module
+    from kpi_pipeline.resources.slack_post import SlackPoster
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    monkeypatch.setenv("KPI_DIGEST_SLACK_CHANNEL", "#kpi")
+    reloaded = importlib.reload(module)
+    try:
+        poster = reloaded.resources["slack_poster"]
+        assert getattr(poster.token, "env_var_name", None) == "SLACK_BOT_TOKEN"
+        assert getattr(poster.digest_channel, "env_var_name", None) == "KPI_DIGEST_SLACK_CHANNEL"
+    finally:
+        monkeypatch.delenv("SLACK_BOT_TOKEN")
+        monkeypatch.delenv("KPI_DIGEST_SLACK_CHANNEL")
+        importlib.reload(module)
+    assert "secret" not in repr(SlackPoster(token="xoxb-secret-1")) and "token=<set>" in str(SlackPoster(token="x"))
