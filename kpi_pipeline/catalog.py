@@ -220,6 +220,27 @@ class OkrStatusThresholds(_Strict):
         return self
 
 
+AlertEvent = Literal["off_track", "at_risk", "conflict"]
+
+
+class Alerts(_Strict):
+    """Where alerts go and what raises one: a key result turning at risk or off track, a metric's new conflict."""
+
+    channel: str = Field(min_length=1)  # Slack channel id or #name
+    notify: tuple[AlertEvent, ...] = ("off_track", "at_risk", "conflict")
+    # a conflict alerts only when the readings differ by at least this share of the published value
+    min_conflict_gap: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list | tuple) or not v:
+            raise ValueError("notify must be a non-empty list of off_track, at_risk, conflict")
+        return v
+
+
 def key_result_directions(objectives: tuple[Objective, ...]) -> dict[str, dict[str, list[str]]]:
     """metric id -> direction its key results imply -> the objectives whose key results imply it."""
     found: dict[str, dict[str, list[str]]] = {}
@@ -256,6 +277,7 @@ class Catalog(_Strict):
     okr_status: OkrStatusThresholds = OkrStatusThresholds()
     # how much a reading from each source type is trusted when sources disagree
     source_authority: dict[str, Annotated[float, Field(ge=0, le=1)]] = {"docs": 0.9, "jira": 0.8, "slack": 0.6}
+    alerts: Alerts | None = None  # not part of catalog_version: alerts change nothing that is extracted
     series_rule: SeriesRule = DEFAULT_SERIES_RULE  # for the metrics that do not write their own
 
     @model_validator(mode="before")
@@ -343,7 +365,7 @@ class Catalog(_Strict):
 
 def catalog_version(catalog: Catalog) -> str:
     """A short hash of the catalog's content: days extracted under another version must be redone."""
-    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()[:16]
+    return hashlib.sha256(catalog.model_dump_json(exclude={"alerts"}).encode()).hexdigest()[:16]
 
 
 def quarter_bounds(quarter: str) -> tuple[date, date]:

@@ -1,4 +1,6 @@
-"""The quality gate as a blocking, daily-partitioned asset check on metric_values.
+"""Asset checks: the quality gate (blocking) on metric_values, and the anomaly triage (WARN) on fct_metric_daily.
+
+The quality gate is a blocking, daily-partitioned asset check on metric_values.
 
 Partitioned so the Dagster UI records a result per day for daily runs (one partition per run). A
 single-run backfill over a range runs the check once for the whole range, and Dagster records that one
@@ -16,6 +18,9 @@ blocking, so later assets still get the good days): it fails when any day was he
 previous versions of unread values.
 
 Outcome: ERROR on a range-wide problem; WARN when days or rows were held back; passed otherwise.
+
+The anomaly triage only warns: a jump is a question for a person (see kpi_pipeline.insights.anomaly), never a
+reason to hold a value back, so it runs after publishing and blocks nothing.
 """
 
 from datetime import date, timedelta
@@ -29,6 +34,14 @@ from dagster import (
     asset_check,
 )
 
+from kpi_pipeline.insights.anomaly import (
+    LIKELY_EXTRACTION,
+    WINDOW_DAYS,
+    Z_THRESHOLD,
+    anomalies_markdown,
+    find_anomalies,
+)
+from kpi_pipeline.insights.reads import read_series
 from kpi_pipeline.partitions import daily_partitions
 from kpi_pipeline.quality.gate import GateResult, days_markdown, held_back_markdown, run_gate
 from kpi_pipeline.resources.catalog import CatalogResource
@@ -97,4 +110,42 @@ def metric_values_quality_gate(
         severity=severity,
         description=description[:2000],
         metadata=gate_metadata(gate),
+    )
+
+
+FCT_METRIC_DAILY_KEY = AssetKey("fct_metric_daily")
+
+
+@asset_check(
+    asset=FCT_METRIC_DAILY_KEY,
+    name="anomaly_triage",
+    blocking=False,
+    partitions_def=daily_partitions,
+    description="Robust z over each metric's previous 28 days flags jumps (WARN, never blocks) and labels each "
+    "likely real (independent sources agree) or likely extraction (one source, a conflict, or a change of model, "
+    "prompt or catalog). See docs/insights.md.",
+)
+def fct_metric_daily_anomaly_triage(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    days = check_days(context)
+    flagged = find_anomalies(read_series(warehouse.get_warehouse(), days[0], days[-1]), days)
+    extraction = sum(a.label == LIKELY_EXTRACTION for a in flagged)
+    return AssetCheckResult(
+        passed=not flagged,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{len(flagged)} value(s) jump out of their series: {extraction} likely extraction, "
+            f"{len(flagged) - extraction} likely real"
+            if flagged
+            else "no published value jumps out of its series"
+        ),
+        metadata={
+            "flagged": MetadataValue.int(len(flagged)),
+            "likely_extraction": MetadataValue.int(extraction),
+            "likely_real": MetadataValue.int(len(flagged) - extraction),
+            "anomalies": MetadataValue.md(anomalies_markdown(flagged)),
+            "z_threshold": MetadataValue.float(Z_THRESHOLD),
+            "window_days": MetadataValue.int(WINDOW_DAYS),
+        },
     )

@@ -109,6 +109,7 @@ def resource_defs() -> dict[str, Any]:
     from kpi_pipeline.resources.docs import DocsSource
     from kpi_pipeline.resources.jira import JiraSource
     from kpi_pipeline.resources.slack import SlackSource
+    from kpi_pipeline.resources.slack_post import SlackPoster
     from kpi_pipeline.resources.warehouse import WarehouseResource
 
     dataset = dataset_dir()
@@ -139,4 +140,9 @@ def resource_defs() -> dict[str, Any]:
             from_dataset=not os.environ.get("KPI_DOCS_SOURCE"),
         ),
         "llm": llm_resource(),
+        "slack_poster": SlackPoster(
+            token=optional_env("SLACK_BOT_TOKEN"),
+            api_url=optional_env("SLACK_API_URL"),
+            digest_channel=optional_env("KPI_DIGEST_SLACK_CHANNEL"),
+        ),
     }

@@ -49,6 +49,8 @@ EXPECTED = {
     "window_on_snapshot.yaml": ["metric 'open_p1_bugs'", "'window'", "snapshot", "kind: flow"],
     "unknown_window.yaml": ["metric 'deploys_per_day'", "'window'", "rolling_7d"],
     "unknown_series_rule.yaml": ["key 'series_rule'", "as_reported", "by_period"],
+    "alerts_without_channel.yaml": ["key 'alerts.channel'", "required key is missing"],
+    "alerts_unknown_event.yaml": ["key 'alerts.notify.1'", "'off_track', 'at_risk' or 'conflict'"],
 }
 
 
@@ -268,3 +270,15 @@ def test_a_directly_built_metric_records_where_its_direction_came_from() -> None
 
     assert Metric(id="a", description="x", unit="count").direction_source == "unknown"
     assert Metric(id="a", description="x", unit="count", direction="lower_is_better").direction_source == "catalog"
+
+
+def test_alerts_are_optional_and_leave_the_catalog_version_alone() -> None:
+    from kpi_pipeline.catalog import catalog_version, parse_catalog
+
+    plain = {"metrics": [{"id": "api_error_rate", "description": "Failed requests", "unit": "percent"}]}
+    alerted = parse_catalog({**plain, "alerts": {"channel": "#kpi-alerts", "notify": "conflict"}})
+    assert parse_catalog(plain).alerts is None
+    assert alerted.alerts is not None and alerted.alerts.notify == ("conflict",)
+    assert alerted.alerts.min_conflict_gap == 0.0
+    # alerts change nothing that is extracted, so adding them must not make every day stale
+    assert catalog_version(alerted) == catalog_version(parse_catalog(plain))

@@ -124,3 +124,36 @@ def test_resource_reprs_never_show_secrets() -> None:
         repr(SlackSource(source="api", token="secret-3")),
     ]
     assert not [r for r in shown if "secret-" in r]
+
+
+def test_the_digest_runs_weekly_outside_the_daily_job_and_the_alerts_sensor_is_registered() -> None:
+    from kpi_pipeline.partitions import weekly_partitions
+
+    graph = defs.resolve_asset_graph()
+    digest = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "weekly_digest"))
+    assert digest.partitions_def == weekly_partitions
+    daily = defs.resolve_job_def("daily_kpi_job")
+    assert "weekly_digest" not in {k.to_user_string() for k in daily.asset_layer.selected_asset_keys}
+    repository = defs.get_repository_def()
+    assert {s.name for s in repository.schedule_defs} == {"daily_kpi_schedule", "weekly_digest_job_schedule"}
+    assert [(s.name, s.default_status.value) for s in repository.sensor_defs] == [("kpi_alerts", "STOPPED")]
+
+
+def test_the_slack_poster_takes_the_bot_token_as_an_env_var_and_never_shows_it(monkeypatch: Any) -> None:
+    import importlib
+
+    import kpi_pipeline.definitions as module
+    from kpi_pipeline.resources.slack_post import SlackPoster
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    monkeypatch.setenv("KPI_DIGEST_SLACK_CHANNEL", "#kpi")
+    reloaded = importlib.reload(module)
+    try:
+        poster = reloaded.resources["slack_poster"]
+        assert getattr(poster.token, "env_var_name", None) == "SLACK_BOT_TOKEN"
+        assert getattr(poster.digest_channel, "env_var_name", None) == "KPI_DIGEST_SLACK_CHANNEL"
+    finally:
+        monkeypatch.delenv("SLACK_BOT_TOKEN")
+        monkeypatch.delenv("KPI_DIGEST_SLACK_CHANNEL")
+        importlib.reload(module)
+    assert "secret" not in repr(SlackPoster(token="xoxb-secret-1")) and "token=<set>" in str(SlackPoster(token="x"))

@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from kpi_pipeline.catalog import quarter_bounds
+from kpi_pipeline.dashboard.digest import latest_digest
+from kpi_pipeline.insights.digest import Digest
 from kpi_pipeline.warehouse import Warehouse
 
 HISTORY_DAYS = 366  # up to a year of published days before the quarter's end is loaded, so charts can zoom out
@@ -42,6 +44,7 @@ class DashboardData:
     quarter_costs: pd.DataFrame  # extract.llm_calls summed over the quarter (one row)
     # kpi.fct_metric_history: current versions that replaced an earlier one, with the earlier value (`was`)
     restatements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    digest: Digest | None = None  # kpi.weekly_digest: the latest stored week of the quarter
 
 
 def quarter_of(day: date) -> str:
@@ -217,4 +220,5 @@ def load_dashboard_data(wh: Warehouse, quarter: str | None = None, history_days:
         costs=_days(_costs(wh, first, end), "day"),
         quarter_costs=_costs(wh, start, end, per_day=False),
         restatements=_days(_restatements(wh, first, end), "day"),
+        digest=latest_digest(wh, start, end),
     )

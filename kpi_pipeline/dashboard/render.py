@@ -14,10 +14,11 @@ from datetime import datetime
 from importlib import resources
 
 from kpi_pipeline.dashboard.data import DashboardData
+from kpi_pipeline.dashboard.digest import digest_html
 from kpi_pipeline.dashboard.payload import build_payload, payload_json
 
 STATIC = resources.files("kpi_pipeline.dashboard") / "static"
-MARKER = re.compile(r"__(?:TITLE|CSS|JS|ENCODING|DATA)__")
+MARKER = re.compile(r"__(?:TITLE|CSS|JS|ENCODING|DATA|DIGEST)__")
 COMPRESS_ABOVE = 1_000_000  # bytes of JSON; above this the data is embedded gzip-compressed (about 5x smaller)
 
 
@@ -43,6 +44,7 @@ def render_html(data: DashboardData, generated_at: datetime | None = None, compr
         "__JS__": _static("dashboard.js"),
         "__ENCODING__": encoding,
         "__DATA__": blob,
+        "__DIGEST__": digest_html(data.digest),
     }
     # one pass over the template: text inserted for one marker is never scanned for another
     return MARKER.sub(lambda match: parts[match.group(0)], _static("template.html"))

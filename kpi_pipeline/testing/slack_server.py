@@ -1,4 +1,6 @@
-"""A local Slack Web API serving a workspace export: auth.test, conversations.list/.history/.replies.
+"""A local Slack Web API serving a workspace export: auth.test, conversations.list/.history/.replies, and
+chat.postMessage / chat.update for what the pipeline posts (a posted message joins its channel's history, and
+`posted(channel)` returns the channel's posted messages as they are now).
 
 Payloads have Slack's real envelope (ok, has_more, response_metadata.next_cursor, "" on the last page; errors as
 HTTP 200 with ok:false; 429 with Retry-After and {"ok":false,"error":"ratelimited"}), so the real slack_sdk
@@ -68,6 +70,7 @@ class SlackApiServer:
         self.workspace_url = workspace_url
         self.team_id = team_id
         self.requests: list[str] = []  # method of every request received, in order
+        self._posted: dict[str, list[str]] = {}  # channel id -> ts of the messages posted through the API
         self._lock = threading.Lock()
         self._http = ThreadingHTTPServer((host, port), _handler_for(self))
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
@@ -105,6 +108,8 @@ class SlackApiServer:
             "conversations.list": self._list,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "chat.postMessage": self._post,
+            "chat.update": self._update,
         }.get(method)
         if answer is None:
             return 404, {}, {"ok": False, "error": "unknown_method"}
@@ -161,6 +166,63 @@ class SlackApiServer:
         replies = [m for m in found if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts]
         return self._page([parent] + [m for m in replies if _in_window(m["ts"], params)], params, "messages")
 
+    def _channel_id(self, given: str) -> str | None:
+        """A channel id, or a name with or without '#', as the id of a channel in the export."""
+        name = given.removeprefix("#")
+        return next((c["id"] for c in self.channels if given == c["id"] or name == c["name"]), None)
+
+    def _message_body(self, params: dict[str, str]) -> tuple[Message | None, str | None]:
+        text = params.get("text", "")
+        blocks = json.loads(params["blocks"]) if params.get("blocks") else None
+        if not text and not blocks:
+            return None, "no_text"
+        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > 50):
+            return None, "invalid_blocks"
+        body: Message = {"text": text}
+        if blocks is not None:
+            body["blocks"] = blocks
+        return body, None
+
+    def _post(self, params: dict[str, str]) -> Message:
+        channel = self._channel_id(params.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        body, error = self._message_body(params)
+        if body is None:
+            return {"ok": False, "error": error}
+        with self._lock:
+            found = self.messages.setdefault(channel, [])
+            newest = max((_ts_key(m["ts"]) for m in found), default=(1_700_000_000, 0))
+            ts = f"{newest[0] + 1}.{newest[1]:06d}"
+            message = {"type": "message", "subtype": "bot_message", "bot_id": "B0KPIBOT1", "ts": ts, **body}
+            found.append(message)
+            self._posted.setdefault(channel, []).append(ts)
+        return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
+
+    def _update(self, params: dict[str, str]) -> Message:
+        channel = params.get("channel", "")
+        if channel not in self.messages:
+            return {"ok": False, "error": "channel_not_found"}
+        ts = params.get("ts", "")
+        message = next((m for m in self.messages[channel] if m["ts"] == ts), None)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if ts not in self._posted.get(channel, []):
+            return {"ok": False, "error": "cant_update_message"}
+        body, error = self._message_body(params)
+        if body is None:
+            return {"ok": False, "error": error}
+        with self._lock:
+            message.pop("blocks", None)
+            message.update(body, edited={"user": "U0KPIBOT1", "ts": ts})
+        return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": dict(message)}
+
+    def posted(self, channel: str) -> list[Message]:
+        """The messages posted to `channel` (id or name) through chat.postMessage, oldest first, as now."""
+        channel_id = self._channel_id(channel) or channel
+        ids = set(self._posted.get(channel_id, []))
+        return [dict(m) for m in self.messages.get(channel_id, []) if m["ts"] in ids]
+
     def _page(self, items: list[Message], params: dict[str, str], key: str) -> Message:
         offset = _offset(params.get("cursor", ""))
         size = min(self.page_size, int(params.get("limit") or self.page_size) or self.page_size)
@@ -199,7 +261,12 @@ def _handler_for(server: SlackApiServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             params = dict(parse_qsl(url.query))
             if "json" in (self.headers.get("Content-Type") or ""):
-                params.update({k: str(v) for k, v in json.loads(body or b"{}").items()})
+                params.update(
+                    {
+                        k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, list | dict) else str(v)
+                        for k, v in json.loads(body or b"{}").items()
+                    }
+                )
             else:
                 params.update(parse_qsl(body.decode("utf-8")))
             auth = self.headers.get("Authorization") or ""

@@ -469,6 +469,31 @@ OKR_KEY_RESULTS = Table(
     doc="One row per key result of each catalog objective.",
 )
 
+WEEKLY_DIGEST = Table(
+    "kpi",
+    "weekly_digest",
+    (
+        _c("week_start", "DATE", "Monday the week starts on (UTC)", False),
+        _c("week_end", "DATE", "Sunday the week ends on", False),
+        _c(
+            "digest",
+            "TEXT",
+            "The digest as JSON: per objective what moved, then conflicts, held-back values, "
+            "restatements and anomalies, each statement with its metric, day, quote and source URL",
+            False,
+        ),
+        _c("text", "TEXT", "The digest as markdown, as the dashboard and Slack show it", False),
+        _c("slack_channel", "TEXT", "Slack channel id the digest was posted to; NULL when not posted"),
+        _c("slack_ts", "TEXT", "ts of the Slack message, updated in place when the week is computed again"),
+        _c("posted_at", "TIMESTAMPTZ", "When the Slack message was last posted or updated"),
+        _c("run_id", "TEXT", "Dagster run that computed the digest"),
+        _c("computed_at", "TIMESTAMPTZ", "When the digest was computed", False),
+    ),
+    key=("week_start",),
+    doc="One row per week: what moved and why, with quotes and links; the Slack message it was posted as.",
+    partition_column="week_start",
+)
+
 RAW_TABLES = (RAW_SLACK_MESSAGES, RAW_JIRA_ISSUES, RAW_JIRA_EVENTS, RAW_DOCS)
 EXTRACT_TABLES = (METRIC_CANDIDATES, METRIC_VALUES, LLM_CALLS, DAY_STATUS, ASK_LOG)
 KPI_TABLES = (
@@ -479,6 +504,7 @@ KPI_TABLES = (
     OKR_OBJECTIVES,
     OKR_KEY_RESULTS,
     FCT_METRIC_HISTORY,
+    WEEKLY_DIGEST,
 )
 ALL_TABLES: tuple[Table, ...] = RAW_TABLES + EXTRACT_TABLES + KPI_TABLES
 

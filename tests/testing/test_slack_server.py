@@ -107,7 +107,7 @@ def test_faults_and_auth(houston: Path) -> None:
         ok = call(url, "auth.test")
         wrong = call(url, "auth.test", token="xoxb-other")
         anonymous = call(url, "auth.test", token=None)
-        unknown = call(url, "chat.postMessage")
+        unknown = call(url, "reactions.add")
         channel = call(url, "conversations.history", channel="CNOPE")
     assert (
         limited[0] == 429 and limited[1]["Retry-After"] == "30" and limited[2] == {"ok": False, "error": "ratelimited"}
@@ -135,3 +135,30 @@ def test_runs_as_a_module(houston: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_chat_post_message_and_update_answer_with_slacks_shapes_and_join_the_history(
+    houston: Path, realdata: Path
+) -> None:
+    from slack_sdk import WebClient
+
+    server = SlackApiServer(houston, token=TOKEN)
+    with server as url:
+        client = WebClient(token=TOKEN, base_url=url)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hello*"}}]
+        posted = client.chat_postMessage(channel="#general", text="hello", blocks=blocks).data
+        assert isinstance(posted, dict)
+        assert example_keys(realdata, "chat.postMessage") <= set(posted)
+        general = posted["channel"]
+        assert general == next(c["id"] for c in server.channels if c["name"] == "general")
+        updated = client.chat_update(channel=general, ts=posted["ts"], text="hello again", blocks=blocks).data
+        assert isinstance(updated, dict)
+        assert example_keys(realdata, "chat.update") <= set(updated) and updated["ts"] == posted["ts"]
+        (message,) = server.posted("#general")
+        assert (message["text"], message["blocks"], message["ts"]) == ("hello again", blocks, posted["ts"])
+        newest = client.conversations_history(channel=general, limit=1).data
+        assert isinstance(newest, dict) and newest["messages"][0]["ts"] == posted["ts"]
+        _, _, missing = call(url, "chat.update", channel=general, ts="1.000001", text="x")
+        _, _, nowhere = call(url, "chat.postMessage", channel="#no-such-channel", text="x")
+        _, _, empty = call(url, "chat.postMessage", channel=general)
+    assert (missing["error"], nowhere["error"], empty["error"]) == ("message_not_found", "channel_not_found", "no_text")

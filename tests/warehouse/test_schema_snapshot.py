@@ -50,6 +50,10 @@ SNAPSHOT = {
         "day DATE, value DOUBLE PRECISION, is_carried BOOLEAN, baseline DOUBLE PRECISION, target DOUBLE PRECISION, "
         "progress DOUBLE PRECISION, expected_progress DOUBLE PRECISION, status TEXT"
     ),
+    "weekly_digest": (
+        "TABLE: week_start DATE, week_end DATE, digest TEXT, text TEXT, slack_channel TEXT, slack_ts TEXT, "
+        "posted_at TIMESTAMPTZ, run_id TEXT, computed_at TIMESTAMPTZ"
+    ),
 }
 KEYS = {
     "dim_metric": ("metric_id",),
@@ -59,6 +63,7 @@ KEYS = {
     "metric_quarantine": ("metric_id", "day"),
     "okr_objectives": ("objective_id",),
     "okr_key_results": ("objective_id", "key_result_no"),
+    "weekly_digest": ("week_start",),
 }
 
 # both engines' information_schema spellings -> the portable names above

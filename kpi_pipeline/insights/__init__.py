@@ -1,0 +1,1 @@
+"""Insights over the published tables: anomaly triage, the weekly digest, alerts. Pure code, no Dagster."""

@@ -1,0 +1,52 @@
+"""The dashboard shows the stored weekly digest, in real headless Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from kpi_pipeline.dashboard import build_dashboard, write_page
+from kpi_pipeline.dashboard.sample import write_sample
+from kpi_pipeline.insights.weekly import run_week
+from kpi_pipeline.warehouse import open_warehouse
+
+from .cdp import Page
+
+WEEK = date(2026, 9, 21)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    page = Page(chromium, tmp_path_factory.mktemp("profile"))
+    try:
+        yield page
+    finally:
+        page.close()
+    assert page.errors == [], "the page's script threw"
+
+
+def test_the_latest_weekly_digest_of_the_quarter_is_shown_with_quotes_and_links(browser: Page, tmp_path: Path) -> None:
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    write_sample(wh, n_metrics=8)
+    done = run_week(wh, WEEK, datetime(2026, 9, 28, tzinfo=UTC))
+    page = write_page(tmp_path / "index.html", build_dashboard(wh))
+    browser.goto(page.as_uri())
+    shown = browser.eval(
+        """(() => { const s = document.getElementById('digest'); const r = s.getBoundingClientRect(); return {
+          visible: r.height > 0 && getComputedStyle(s).display !== 'none', heading: s.querySelector('h2').innerText,
+          objectives: [...s.querySelectorAll('.digest-objective')].map(o => o.dataset.objective),
+          first: [...s.querySelectorAll('.digest-objective')][0].querySelector('li').dataset.status,
+          quotes: s.querySelectorAll('blockquote').length,
+          links: [...s.querySelectorAll('blockquote a')].map(a => a.getAttribute('href')) }; })()"""
+    )
+    digest = done.digest
+    assert shown["visible"] and "week of 2026-09-21 to 2026-09-27" in shown["heading"]
+    assert shown["objectives"] == [o.objective_id for o in digest.objectives]
+    assert shown["first"] == "off_track"
+    statements = [s for o in digest.objectives for s in (*o.key_results, *o.moves)]
+    statements += [s for _, items in digest.sections for s in items]
+    assert shown["quotes"] == sum(1 for s in statements if s.quote) > 0
+    assert shown["links"] and all(link.startswith("https://") for link in shown["links"])

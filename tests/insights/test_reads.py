@@ -1,0 +1,44 @@
+"""What the insights read runs unchanged on DuckDB and PostgreSQL, and restatements come from the history table
+only when it exists."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from kpi_pipeline.dashboard.sample import write_sample
+from kpi_pipeline.insights.reads import read_alert_inputs, read_history
+from kpi_pipeline.insights.weekly import run_week
+from kpi_pipeline.warehouse import Warehouse
+
+WEEK = date(2026, 8, 3)
+
+
+def test_a_week_is_built_and_stored_once_and_the_alert_inputs_are_read_on_both_engines(warehouse: Warehouse) -> None:
+    write_sample(warehouse, n_metrics=8)
+    first = run_week(warehouse, WEEK, datetime(2026, 8, 10, tzinfo=UTC))
+    again = run_week(warehouse, WEEK, datetime(2026, 8, 11, tzinfo=UTC))
+    assert first.digest == again.digest and first.digest.objectives
+    assert warehouse.scalar("SELECT COUNT(*) FROM kpi.weekly_digest") == 1
+    assert str(warehouse.scalar("SELECT week_end FROM kpi.weekly_digest"))[:10] == "2026-08-09"
+    key_results, conflicts, evidence = read_alert_inputs(warehouse)
+    assert len(key_results) == 8 and set(key_results["day"]) == {date(2026, 9, 30)}
+    assert not conflicts.empty and not evidence.empty
+
+
+def test_restatements_are_read_from_the_history_table_when_it_has_the_columns(warehouse: Warehouse) -> None:
+    write_sample(warehouse, n_metrics=8)
+    missing, note = read_history(warehouse, WEEK, date(2026, 8, 9))
+    assert missing is None and note and "does not exist" in note
+    warehouse.execute("CREATE TABLE kpi.fct_metric_history (metric_id TEXT, day DATE, valid_from TIMESTAMPTZ)")
+    missing, note = read_history(warehouse, WEEK, date(2026, 8, 9))
+    assert missing is None and note and "has no column(s) value" in note
+    warehouse.execute("ALTER TABLE kpi.fct_metric_history ADD COLUMN value DOUBLE PRECISION")
+    warehouse.execute(
+        "INSERT INTO kpi.fct_metric_history VALUES"
+        " ('kpi_01', DATE '2026-07-20', TIMESTAMPTZ '2026-07-21 06:00:00+00', 3),"
+        " ('kpi_01', DATE '2026-07-20', TIMESTAMPTZ '2026-08-04 06:00:00+00', 4),"
+        " ('kpi_02', DATE '2026-07-20', TIMESTAMPTZ '2026-07-21 06:00:00+00', 5)"
+    )
+    digest = run_week(warehouse, WEEK, datetime(2026, 8, 10, tzinfo=UTC)).digest
+    (restated,) = digest.restatements
+    assert restated.text == "kpi_01 on 2026-07-20 restated 3 → 4 on 2026-08-04" and not digest.notes
