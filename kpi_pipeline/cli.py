@@ -178,7 +178,10 @@ def _print_calibration(section: dict[str, Any]) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Fit the confidence map of the chosen backend on labelled datasets and write it under calibration/."""
+    """Fit the confidence map of the chosen backend on labelled datasets (and review decisions, with
+    --reviews) and write it under calibration/."""
+    if not args.datasets and not args.reviews:
+        raise preflight.UsageError("give labelled datasets (folders with truth.csv), --reviews, or both")
     from dagster import build_resources
 
     from kpi_pipeline.calibration.mapfile import calibration_dir
@@ -190,8 +193,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         backend = llm.get_backend()
     if llm.backend_name() == "anthropic":
         print(f"answers already paid for come from and go to {llm.cache_dir()} (KPI_LLM_RESPONSE_CACHE_DIR)")
-    command = shlex.join(["kpi-pipeline", "calibrate", *args.datasets, "--backend", args.backend])
-    cmap, path = calibrate([Path(d) for d in args.datasets], backend, calibration_dir(), command)
+    reviewed = []
+    if args.reviews:
+        from kpi_pipeline.extraction.schema import PROMPT_VERSION
+        from kpi_pipeline.review.labels import labelled_readings
+        from kpi_pipeline.warehouse import open_warehouse
+
+        prompt_version = None if backend.name == "offline" else PROMPT_VERSION  # offline reads no prompt
+        wh = open_warehouse(settings.warehouse_url())
+        wh.ensure_tables()
+        reviewed = labelled_readings(settings.overrides_dir(), wh, model=backend.model, prompt_version=prompt_version)
+        print(f"review decisions in {settings.overrides_dir()}: {len(reviewed)} labelled reading(s) of {backend.model}")
+    command = shlex.join(
+        [
+            "kpi-pipeline",
+            "calibrate",
+            *args.datasets,
+            "--backend",
+            args.backend,
+            *(["--reviews"] if args.reviews else []),
+        ]
+    )
+    cmap, path = calibrate([Path(d) for d in args.datasets], backend, calibration_dir(), command, reviewed)
     print(f"{backend.name}/{backend.model} version {cmap.key.version}: {cmap.readings} labelled readings")
     print(f"  fitted on {cmap.fitted_readings}, held out {cmap.held_out_readings} ({cmap.split})")
     print(f"  abstentions left out (no value, nothing to calibrate): {cmap.abstentions_excluded}")
@@ -449,7 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser(
         "calibrate", help="fit the backend's confidence map on labelled datasets and write it under calibration/"
     )
-    cal.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset folders with truth.csv")
+    cal.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset folders with truth.csv")
+    cal.add_argument(
+        "--reviews",
+        action="store_true",
+        help="also label with the review decisions in KPI_OVERRIDES_DIR about KPI_WAREHOUSE_URL's readings",
+    )
     cal.add_argument("--backend", choices=["offline", "anthropic"], default="offline")
     cal.set_defaults(func=cmd_calibrate)
     sql = sub.add_parser("sql", help="run one read-only SQL statement on the warehouse (KPI_WAREHOUSE_URL)")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kpi_pipeline.calibration.apply import map_key
 from kpi_pipeline.calibration.fit import fit_map
-from kpi_pipeline.calibration.labels import Labelled, label_values, truth_by_pair
+from kpi_pipeline.calibration.labels import Labelled, LabelledReading, label_values, truth_by_pair
 from kpi_pipeline.calibration.mapfile import CalibrationMap, write_map
 from kpi_pipeline.catalog import load_catalog
 from kpi_pipeline.extraction.pipeline import extract_days
@@ -34,11 +34,16 @@ def dataset_labels(dataset: Path, backend: ExtractionBackend) -> Labelled:
 
 
 def calibrate(
-    datasets: Sequence[Path], backend: ExtractionBackend, directory: Path, command: str = ""
+    datasets: Sequence[Path],
+    backend: ExtractionBackend,
+    directory: Path,
+    command: str = "",
+    reviewed: Sequence[LabelledReading] = (),
 ) -> tuple[CalibrationMap, Path]:
-    """Fit the map for the backend's (backend, model, version) on the datasets and write it to `directory`."""
+    """Fit the map for the backend's (backend, model, version) on the datasets, and on `reviewed` readings
+    (review decisions, kpi_pipeline.review.labels), and write it to `directory`."""
     labelled = [dataset_labels(d, backend) for d in datasets]
-    readings = [r for part in labelled for r in part.readings]
+    readings = [*(r for part in labelled for r in part.readings), *reviewed]
     abstentions = sum(part.abstentions for part in labelled)
     cmap = fit_map(map_key(backend.name, backend.model), readings, abstentions, command)
     return cmap, write_map(cmap, directory)

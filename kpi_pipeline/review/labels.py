@@ -10,11 +10,10 @@ else `confidence`), the input a calibration map is fitted on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from kpi_pipeline.calibration.labels import LabelledReading
 from kpi_pipeline.review.listing import reading_rows
 from kpi_pipeline.review.overrides import load_overrides, reading_fingerprint
 from kpi_pipeline.warehouse import Warehouse
@@ -22,26 +21,22 @@ from kpi_pipeline.warehouse import Warehouse
 SAME_VALUE_REL = 0.01
 
 
-@dataclass(frozen=True)
-class LabelledReading:
-    """The fields and order of the calibration's labelled reading, so its fit can take these as they are."""
-
-    dataset: str  # where the label came from: the overrides file of the decision
-    metric_id: str
-    day: date
-    confidence_raw: float
-    correct: bool
-    grounded: bool = True
-
-
-def labelled_readings(folder: Path, wh: Warehouse) -> list[LabelledReading]:
-    """One label per current review decision in `folder` (overrides/*.yaml), in day, metric order."""
+def labelled_readings(
+    folder: Path, wh: Warehouse, *, model: str | None = None, prompt_version: str | None = None
+) -> list[LabelledReading]:
+    """One label per current review decision in `folder` (overrides/*.yaml), in day, metric order; with `model`
+    (and `prompt_version`), only decisions about readings that model (under that prompt) made, since a map is
+    fitted for one of them."""
     overrides = load_overrides(folder)
     rows = reading_rows(wh, [o.key for o in overrides])
     labels = []
     for o in overrides:
         row = rows.get(o.key)
         if row is None or row.get("status") == "unread":
+            continue
+        if (model is not None and row.get("model") != model) or (
+            prompt_version is not None and row.get("prompt_version") != prompt_version
+        ):
             continue
         value = _number(row.get("value"))
         if value is None or reading_fingerprint(value, row.get("evidence")) != o.reading:

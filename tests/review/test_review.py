@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from kpi_pipeline.calibration.apply import map_key
 from kpi_pipeline.cli import main
+from kpi_pipeline.extraction.offline import MODEL as OFFLINE_MODEL
 from kpi_pipeline.quality.gate import run_gate
 from kpi_pipeline.review.labels import labelled_readings
 from kpi_pipeline.review.listing import Pending, days_decided_since_published, pending
@@ -198,3 +201,33 @@ def test_a_warehouse_with_nothing_published_has_nothing_to_review(
     monkeypatch.setenv("KPI_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'new.duckdb'}")
     assert main(["review"]) == 0
     assert capsys.readouterr().out == "nothing to review\n"
+
+
+def test_calibrate_with_reviews_adds_the_decisions_about_the_backends_own_readings(
+    warehouse: Warehouse,
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = a_day_to_review()
+    rows["model"] = OFFLINE_MODEL  # readings the offline extractor made, so its map may learn from them
+    publish(warehouse, rows)
+    folder = project / "overrides"
+    decide(warehouse, folder, "p95_latency_ms", DAY, Decision("accept", None, "right", "alice"), NOW)
+    decide(warehouse, folder, "api_error_rate", DAY, Decision("set", 2.0, "recounted", "alice"), NOW)
+    assert labelled_readings(folder, warehouse, model="another-model") == []
+    monkeypatch.setenv("KPI_CALIBRATION_DIR", str(tmp_path / "calibration"))
+    dataset = str(Path(__file__).resolve().parents[1] / "datasets" / "rustc_perf_triage")
+    map_file = tmp_path / "calibration" / map_key("offline", OFFLINE_MODEL).file_name
+
+    assert main(["calibrate", dataset]) == 0
+    without = json.loads(map_file.read_text())["readings"]
+    assert main(["calibrate", dataset, "--reviews"]) == 0
+    assert f"{folder}: 2 labelled reading(s) of {OFFLINE_MODEL}" in capsys.readouterr().out
+    assert json.loads(map_file.read_text())["readings"] == without + 2
+
+
+def test_calibrate_needs_datasets_or_reviews(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate"]) == 2
+    assert "give labelled datasets" in capsys.readouterr().err
