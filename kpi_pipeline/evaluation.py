@@ -109,7 +109,8 @@ def calibration_report(
     days = pd.to_datetime(rows["day"]).dt.date
     keys = list(zip(rows["metric_id"].astype(str), days, strict=True))
     keep = [k in pairs and (not fitted or held_out(k[1])) for k in keys]
-    rows, keys = rows[keep], [k for k, kept in zip(keys, keep, strict=True) if kept]
+    # .loc: an empty list given to [] would select no columns, not no rows (a dataset with no value at all)
+    rows, keys = rows.loc[keep], [k for k, kept in zip(keys, keep, strict=True) if kept]
     correct = [is_correct(pairs[k], float(v)) for k, v in zip(keys, rows["value"], strict=True)]
     before = reliability(pd.to_numeric(rows["confidence_raw"]).to_numpy(), correct)
     after = reliability(pd.to_numeric(rows["confidence"]).to_numpy(), correct)

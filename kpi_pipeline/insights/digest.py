@@ -113,7 +113,7 @@ class DigestInputs:
     quarantine: pd.DataFrame  # kpi.metric_quarantine of the week
     metrics: pd.DataFrame  # kpi.dim_metric
     progress: pd.DataFrame  # kpi.okr_progress
-    history: pd.DataFrame | None = None  # kpi.fct_metric_history of the week, when that table exists
+    history: pd.DataFrame | None = None  # kpi.fct_metric_history: versions of the values restated in the week
     anomalies: tuple[Anomaly, ...] = ()
 
 

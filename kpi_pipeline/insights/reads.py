@@ -69,27 +69,15 @@ def read_series(wh: Warehouse, first: date, last: date) -> dict[str, list[Point]
     )
 
 
-HISTORY_COLUMNS = {"metric_id", "day", "value", "valid_from"}
-
-
-def read_history(wh: Warehouse, first: date, last: date) -> tuple[pd.DataFrame | None, str | None]:
-    """Versions of values restated in [first, last] from kpi.fct_metric_history, and a note when it cannot be read.
-
-    The history table comes with the history work (docs/warehouse.md); until it exists the digest says so."""
-    if not table_exists(wh, "kpi", "fct_metric_history"):
-        return None, "restatements are not shown: kpi.fct_metric_history does not exist in this warehouse yet"
-    columns = set(wh.query_df("SELECT * FROM kpi.fct_metric_history WHERE 1 = 0").columns)
-    if not columns >= HISTORY_COLUMNS:
-        missing = ", ".join(sorted(HISTORY_COLUMNS - columns))
-        return None, f"restatements are not shown: kpi.fct_metric_history has no column(s) {missing}"
-    reason = ", reason" if "reason" in columns else ""
+def read_history(wh: Warehouse, first: date, last: date) -> pd.DataFrame:
+    """Every version (kpi.fct_metric_history) of the values restated in [first, last]."""
     df = wh.query_df(
-        f"SELECT h.metric_id, h.day, h.value, h.valid_from{reason} FROM kpi.fct_metric_history AS h "
+        "SELECT h.metric_id, h.day, h.value, h.valid_from, h.reason FROM kpi.fct_metric_history AS h "
         "WHERE EXISTS (SELECT 1 FROM kpi.fct_metric_history AS n WHERE n.metric_id = h.metric_id AND n.day = h.day "
         "AND CAST(n.valid_from AS DATE) BETWEEN ? AND ?)",
         [first, last],
     )
-    return dated(df, "day"), None
+    return dated(df, "day")
 
 
 def read_digest_inputs(wh: Warehouse, week_start: date) -> tuple[DigestInputs, list[str]]:
@@ -99,7 +87,7 @@ def read_digest_inputs(wh: Warehouse, week_start: date) -> tuple[DigestInputs, l
     facts, evidence = read_facts(wh, first, week_end), read_evidence(wh, first, week_end)
     series = series_from_frames(facts, evidence, read_catalog_versions(wh, first, week_end))
     week = [week_start + timedelta(days=i) for i in range(7)]
-    history, note = read_history(wh, week_start, week_end)
+    history = read_history(wh, week_start, week_end)
     inputs = DigestInputs(
         facts=facts,
         evidence=evidence,
@@ -123,7 +111,7 @@ def read_digest_inputs(wh: Warehouse, week_start: date) -> tuple[DigestInputs, l
         history=history,
         anomalies=tuple(find_anomalies(series, week)),
     )
-    return inputs, [note] if note else []
+    return inputs, []
 
 
 def read_alert_inputs(wh: Warehouse) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

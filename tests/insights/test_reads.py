@@ -1,5 +1,4 @@
-"""What the insights read runs unchanged on DuckDB and PostgreSQL, and restatements come from the history table
-only when it exists."""
+"""What the insights read runs unchanged on DuckDB and PostgreSQL, and restatements come from the history table."""
 
 from __future__ import annotations
 
@@ -25,20 +24,17 @@ def test_a_week_is_built_and_stored_once_and_the_alert_inputs_are_read_on_both_e
     assert not conflicts.empty and not evidence.empty
 
 
-def test_restatements_are_read_from_the_history_table_when_it_has_the_columns(warehouse: Warehouse) -> None:
+def test_restatements_are_read_from_the_history_table(warehouse: Warehouse) -> None:
     write_sample(warehouse, n_metrics=8)
-    missing, note = read_history(warehouse, WEEK, date(2026, 8, 9))
-    assert missing is None and note and "does not exist" in note
-    warehouse.execute("CREATE TABLE kpi.fct_metric_history (metric_id TEXT, day DATE, valid_from TIMESTAMPTZ)")
-    missing, note = read_history(warehouse, WEEK, date(2026, 8, 9))
-    assert missing is None and note and "has no column(s) value" in note
-    warehouse.execute("ALTER TABLE kpi.fct_metric_history ADD COLUMN value DOUBLE PRECISION")
+    assert read_history(warehouse, WEEK, date(2026, 8, 9)).empty
+    columns = "metric_id, day, version, value, reason, run_id, valid_from, valid_to"
     warehouse.execute(
-        "INSERT INTO kpi.fct_metric_history VALUES"
-        " ('kpi_01', DATE '2026-07-20', TIMESTAMPTZ '2026-07-21 06:00:00+00', 3),"
-        " ('kpi_01', DATE '2026-07-20', TIMESTAMPTZ '2026-08-04 06:00:00+00', 4),"
-        " ('kpi_02', DATE '2026-07-20', TIMESTAMPTZ '2026-07-21 06:00:00+00', 5)"
+        f"INSERT INTO kpi.fct_metric_history ({columns}) VALUES"
+        " ('kpi_01', DATE '2026-07-20', 1, 3, 'published', 'r1', TIMESTAMPTZ '2026-07-21 06:00:00+00',"
+        "  TIMESTAMPTZ '2026-08-04 06:00:00+00'),"
+        " ('kpi_01', DATE '2026-07-20', 2, 4, 'rerun', 'r2', TIMESTAMPTZ '2026-08-04 06:00:00+00', NULL),"
+        " ('kpi_02', DATE '2026-07-20', 1, 5, 'published', 'r1', TIMESTAMPTZ '2026-07-21 06:00:00+00', NULL)"
     )
     digest = run_week(warehouse, WEEK, datetime(2026, 8, 10, tzinfo=UTC)).digest
     (restated,) = digest.restatements
-    assert restated.text == "kpi_01 on 2026-07-20 restated 3 → 4 on 2026-08-04" and not digest.notes
+    assert restated.text == "kpi_01 on 2026-07-20 restated 3 → 4 on 2026-08-04: rerun" and not digest.notes
