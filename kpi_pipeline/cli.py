@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ def _lean_event_log() -> None:
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")
 
 
-def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: date | None = None) -> None:
+def run_in_process(
+    asset_keys: Sequence[str], first: date | None = None, last: date | None = None, partition_key: str | None = None
+) -> None:
     """Materialize assets (and their checks) in one run on the configured instance (`DAGSTER_HOME`),
-    over a partition range when given: the run shows in the Dagster UI like any other."""
+    over a partition range or of one partition when given: the run shows in the Dagster UI like any other."""
     from dagster import AssetKey, DagsterInstance
 
     from kpi_pipeline.definitions import defs
@@ -55,6 +57,7 @@ def run_in_process(asset_keys: Sequence[str], first: date | None = None, last: d
             instance=instance,
             asset_selection=[AssetKey(k) for k in asset_keys],
             tags=tags,
+            partition_key=partition_key,
             raise_on_error=False,
         )
     if not result.success:
@@ -82,6 +85,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     first, last = quarter_bounds(DEMO_QUARTER)
     print(f"materializing {first}...{last}: one run for the quarter, then the catalog, OKR views and dashboard")
     run_in_process(DAILY_ASSETS, first, last)
+    last_monday = last - timedelta(days=last.weekday() + (0 if last.weekday() == 6 else 7))  # last full week
+    print(f"the weekly digest of {last_monday}...{last_monday + timedelta(days=6)} (stored, and on the dashboard)")
+    run_in_process(["weekly_digest"], partition_key=last_monday.isoformat())
     run_in_process(REPORT_ASSETS)
     print(_summary(dict(os.environ), time.monotonic() - started))
     return 0
