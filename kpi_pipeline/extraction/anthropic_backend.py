@@ -429,6 +429,8 @@ class AnthropicBackend:
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
                 if isinstance(exc, anthropic.APIStatusError):
                     self._observe(exc.response.headers)
+                if isinstance(exc, anthropic.RateLimitError) and self._limiter:
+                    self._limiter.settle(input_tokens, 0)  # a request refused by a limit counts no tokens
                 if not _is_transient(exc):
                     assert isinstance(exc, anthropic.APIStatusError)
                     raise _fatal_error(exc, self.model) from exc

@@ -243,6 +243,15 @@ def test_the_limiter_reserves_what_the_api_counts_cache_writes_but_not_cache_rea
     assert limiter.settled == [(n, n) for n in limiter.reserved]  # the estimate was what the server counted
 
 
+def test_a_request_refused_with_429_gives_its_tokens_back_before_the_retry(server: AnthropicServer) -> None:
+    server.faults.rate_limited = 1
+    limiter = RecordingLimiter()
+    (result,) = Backend(server, limiter=limiter).extract([request()])
+    counted = result.usage.input_tokens + result.usage.cache_creation_input_tokens
+    assert limiter.reserved == [counted, counted]  # the refused attempt, then the retry
+    assert limiter.settled == [(counted, 0), (counted, counted)]
+
+
 def test_an_exhausted_request_limit_holds_the_next_call_until_the_reset_capped(server: AnthropicServer) -> None:
     server.faults.rpm = 1
     limiter = RateLimiter(None, None, clock=lambda: 0.0, sleep=lambda s: None)
