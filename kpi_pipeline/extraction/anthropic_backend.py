@@ -7,7 +7,9 @@ output would raise before the reason could be read. Truncated, refused or invali
 as a value: it is retried, then recorded as an `UnreadAnswer` with the reason (unread, not an abstention).
 
 The SDK's own retries are disabled (`max_retries=0`) because it honours `retry-after` without a cap;
-transient errors are retried here with exponential backoff, jitter and a capped `retry-after`.
+transient errors are retried here with exponential backoff, jitter and a capped `retry-after`. The rate
+limiter reserves the input tokens the API counts (not cache reads, for current models) and reads every
+response's `anthropic-ratelimit-*` headers (`ratelimit`).
 
 Cost controls: each metric's answer is cached on its own (`response_cache`), so a request asks only the
 metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
@@ -16,13 +18,12 @@ metrics the cache cannot answer; a run over `batch_min_days` distinct days goes 
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,13 +40,19 @@ from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, LlmConfig
 from kpi_pipeline.extraction.prompts import (
     Prompt,
     PromptTokens,
-    count_tokens,
     prompt_asking,
     prompt_tokens,
     request_hash,
     split_metrics,
 )
-from kpi_pipeline.extraction.ratelimit import RateLimiter
+from kpi_pipeline.extraction.ratelimit import (
+    RETRY_AFTER_CAP_S,
+    RateLimiter,
+    capped_wait_s,
+    counted_input_tokens,
+    parse_ratelimit_headers,
+    retry_after_s,
+)
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
@@ -163,24 +170,6 @@ def _interpret(message: Message) -> _Outcome:
         return _Outcome("invalid", detail=f"{exc.error_count()} schema error(s), first: {exc.errors()[0]['msg']}")
 
 
-def _retry_after_s(exc: anthropic.APIStatusError) -> float | None:
-    """`retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
-    headers = exc.response.headers
-    try:
-        if "retry-after-ms" in headers:
-            return float(headers["retry-after-ms"]) / 1000
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return (when - datetime.now(UTC)).total_seconds()
-    except (ValueError, TypeError):
-        return None
-
-
 def _is_transient(exc: Exception) -> bool:
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
         return True
@@ -248,7 +237,7 @@ class AnthropicBackend:
         *,
         max_concurrency: int = 4,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        retry_after_cap_s: float = 30.0,
+        retry_after_cap_s: float = RETRY_AFTER_CAP_S,
         backoff_base_s: float = 1.0,
         max_attempts: int = 6,
         invalid_output_retries: int = 1,
@@ -372,13 +361,31 @@ class AnthropicBackend:
             asked_metric_ids=tuple(m.id for m in asked),
         )
 
-    def _estimate_usd(self, item: _Pending, *, batch: bool) -> float:
-        """What sending `item` is expected to cost: its prefix is a cache write the first time this run sends it."""
+    def _expected_usage(self, item: _Pending) -> LlmUsage:
+        """What sending `item` is expected to bill: its prefix is a cache write the first time this run sends it."""
         with self._prefix_lock:
             prefix_cached = item.tokens.prefix_key in self._prefixes_sent
             self._prefixes_sent.add(item.tokens.prefix_key)
-        usage = expected_usage(item.tokens.prefix, item.tokens.question, len(item.asked), prefix_cached=prefix_cached)
-        return self.prices.cost_usd(self.model, usage, batch=batch)
+        return expected_usage(item.tokens.prefix, item.tokens.question, len(item.asked), prefix_cached=prefix_cached)
+
+    def _estimate_usd(self, item: _Pending, *, batch: bool) -> float:
+        return self.prices.cost_usd(self.model, self._expected_usage(item), batch=batch)
+
+    def _counted(self, usage: LlmUsage) -> int:
+        """The input tokens of `usage` that the API counts against the per-minute limit."""
+        return counted_input_tokens(
+            self.model,
+            uncached=usage.input_tokens,
+            cache_write=usage.cache_creation_input_tokens,
+            cache_read=usage.cache_read_input_tokens,
+        )
+
+    def _observe(self, headers: Mapping[str, str]) -> None:
+        """Let the limiter adapt to what the server says is left of each limit."""
+        if self._limiter:
+            pause = self._limiter.observe(parse_ratelimit_headers(headers, datetime.now(UTC)), self.retry_after_cap_s)
+            if pause:
+                log.info("an Anthropic rate limit is exhausted; calls wait %.1fs for its reset", pause)
 
     def _settle(self, item: _Pending, message: Message) -> list[MetricAnswer] | None:
         """Answers when this response settles the request, None when it should be asked again."""
@@ -405,9 +412,9 @@ class AnthropicBackend:
         return item.abstain(reason)
 
     def _backoff_s(self, attempt: int, exc: Exception) -> float:
-        retry_after = _retry_after_s(exc) if isinstance(exc, anthropic.APIStatusError) else None
+        retry_after = retry_after_s(exc.response.headers) if isinstance(exc, anthropic.APIStatusError) else None
         if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.retry_after_cap_s)
+            return capped_wait_s(retry_after, self.retry_after_cap_s)
         with self._jitter_lock:
             jitter = self._jitter()
         return min(self.retry_after_cap_s, self.backoff_base_s * 2 ** (attempt - 1)) * (0.5 + jitter / 2)
@@ -420,6 +427,10 @@ class AnthropicBackend:
             try:
                 return send()
             except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+                if isinstance(exc, anthropic.APIStatusError):
+                    self._observe(exc.response.headers)
+                if isinstance(exc, anthropic.RateLimitError) and self._limiter:
+                    self._limiter.settle(input_tokens, 0)  # a request refused by a limit counts no tokens
                 if not _is_transient(exc):
                     assert isinstance(exc, anthropic.APIStatusError)
                     raise _fatal_error(exc, self.model) from exc
@@ -436,23 +447,28 @@ class AnthropicBackend:
 
     def _extract_one(self, item: _Pending) -> ExtractionResult:
         started = time.monotonic()
-        input_tokens = count_tokens(item.prompt.text())
         while True:
-            reserved = self.spend.reserve(self._estimate_usd(item, batch=False))
+            expected = self._expected_usage(item)
+            reserved = self.spend.reserve(self.prices.cost_usd(self.model, expected))
+            reserved_tokens = self._counted(expected)
             try:
-                message = self._call(
-                    lambda: self._client.messages.create(
+                raw = self._call(
+                    lambda: self._client.messages.with_raw_response.create(
                         model=self.model,
                         max_tokens=item.max_tokens,
                         system=item.prompt.system,
                         messages=item.prompt.messages,
                         output_config=OUTPUT_CONFIG,
                     ),
-                    input_tokens,
+                    reserved_tokens,
                 )
+                self._observe(raw.headers)
+                message = raw.parse()
             except BaseException:
                 self.spend.settle(reserved, 0.0, calls=0)
                 raise
+            if self._limiter:
+                self._limiter.settle(reserved_tokens, self._counted(billed(message.usage)))
             self.spend.settle(reserved, self.prices.cost_usd(self.model, billed(message.usage)))
             answers = self._settle(item, message)
             if answers is not None:

@@ -6,7 +6,8 @@ POST /v1/messages (structured output: the JSON text of `ExtractionResponse`), PO
 `prompts.count_tokens` per content block; the prefix up to the last `cache_control` block is a cache write
 the first time its hash is seen and a cache read afterwards, as the real prompt cache bills it.
 
-Faults (`Faults`): latency, 429 above an RPM limit or on demand (with `retry-after`), a burst of 529s,
+Faults (`Faults`): latency, 429 above an RPM limit or on demand (with `retry-after`; with an RPM limit every
+messages response carries the API's `anthropic-ratelimit-requests-*` headers), a burst of 529s,
 malformed JSON, truncated output (stop_reason max_tokens), refusals, errored and expired batch items, a
 400 above the context window, 404 for a model name the SDK does not list, 401 for a wrong key, and
 `obey_injections`: answers that follow instructions planted in the sources (`testing.obedient`).
@@ -197,9 +198,32 @@ class AnthropicServer:
             if len(self._recent) >= rpm:
                 wait = max(1, math.ceil(60 - (now - self._recent[0])))
                 raise ApiError(
-                    429, "rate_limit_error", f"more than {rpm} requests per minute", {"retry-after": str(wait)}
+                    429,
+                    "rate_limit_error",
+                    f"more than {rpm} requests per minute",
+                    {"retry-after": str(wait), **self._rate_headers(now)},
                 )
             self._recent.append(now)
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        """The `anthropic-ratelimit-requests-*` headers as the API sends them with every messages response:
+        the limit, what is left of it, and when it is fully replenished (RFC 3339). None without an RPM limit."""
+        with self._lock:
+            return self._rate_headers(time.monotonic())
+
+    def _rate_headers(self, now: float) -> dict[str, str]:
+        rpm = self.faults.rpm
+        if not rpm:
+            return {}
+        window = [t for t in self._recent if now - t < 60]
+        replenished_in_s = 60 - (now - window[-1]) if window else 0.0
+        reset = datetime.now(UTC) + timedelta(seconds=replenished_in_s)
+        reset = reset.replace(microsecond=0) + timedelta(seconds=1 if reset.microsecond else 0)  # whole seconds, late
+        return {
+            "anthropic-ratelimit-requests-limit": str(rpm),
+            "anthropic-ratelimit-requests-remaining": str(max(0, rpm - len(window))),
+            "anthropic-ratelimit-requests-reset": reset.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
 
     def check_key(self, headers: Mapping[str, str]) -> None:
         if self.api_key is None:
@@ -506,7 +530,8 @@ def _handler_for(server: AnthropicServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(server.faults.latency_s)
                 server.check_key({k.lower(): v for k, v in self.headers.items()})
                 if route == "POST /v1/messages":
-                    self._send(200, json.dumps(server.create_message(body)), "application/json")
+                    message = server.create_message(body)
+                    self._send(200, json.dumps(message), "application/json", server.rate_limit_headers())
                 elif route == "POST /v1/messages/count_tokens":
                     self._send(200, json.dumps(server.count(body)), "application/json")
                 elif route == "POST /v1/messages/batches":

@@ -213,6 +213,52 @@ def test_the_rate_limiter_is_consulted_before_each_call(server: AnthropicServer)
     assert len(waits) == 1 and waits[0] > 50  # one request a minute: the second waits about a minute
 
 
+class RecordingLimiter(RateLimiter):
+    """The real limiter, frozen in time, recording what each call reserved and what it settled."""
+
+    def __init__(self) -> None:
+        super().__init__(None, None, clock=lambda: 0.0, sleep=lambda s: None)
+        self.reserved: list[int] = []
+        self.settled: list[tuple[int, int]] = []
+
+    def acquire(self, input_tokens: int) -> float:
+        self.reserved.append(input_tokens)
+        return super().acquire(input_tokens)
+
+    def settle(self, reserved_tokens: int, counted_tokens: int) -> None:
+        self.settled.append((reserved_tokens, counted_tokens))
+        super().settle(reserved_tokens, counted_tokens)
+
+
+def test_the_limiter_reserves_what_the_api_counts_cache_writes_but_not_cache_reads(server: AnthropicServer) -> None:
+    limiter = RecordingLimiter()
+    first, second = Backend(server, limiter=limiter, max_concurrency=1).extract(
+        [request(("api_error_rate",)), request(("p95_latency_ms",))]  # same sources: one cached prefix
+    )
+    assert first.usage.cache_creation_input_tokens > 0 and second.usage.cache_read_input_tokens > 0
+    assert limiter.reserved == [
+        first.usage.input_tokens + first.usage.cache_creation_input_tokens,
+        second.usage.input_tokens,  # the prefix it reads from the cache does not count
+    ]
+    assert limiter.settled == [(n, n) for n in limiter.reserved]  # the estimate was what the server counted
+
+
+def test_a_request_refused_with_429_gives_its_tokens_back_before_the_retry(server: AnthropicServer) -> None:
+    server.faults.rate_limited = 1
+    limiter = RecordingLimiter()
+    (result,) = Backend(server, limiter=limiter).extract([request()])
+    counted = result.usage.input_tokens + result.usage.cache_creation_input_tokens
+    assert limiter.reserved == [counted, counted]  # the refused attempt, then the retry
+    assert limiter.settled == [(counted, 0), (counted, counted)]
+
+
+def test_an_exhausted_request_limit_holds_the_next_call_until_the_reset_capped(server: AnthropicServer) -> None:
+    server.faults.rpm = 1
+    limiter = RateLimiter(None, None, clock=lambda: 0.0, sleep=lambda s: None)
+    Backend(server, limiter=limiter, retry_after_cap_s=20).extract([request()])
+    assert limiter.acquire(0) == 20.0  # the answer said 0 left, replenished in a minute: wait, at most the cap
+
+
 # -- transient errors -----------------------------------------------------------------------------------------
 
 

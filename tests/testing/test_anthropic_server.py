@@ -7,7 +7,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import anthropic
 import pytest
@@ -107,6 +107,31 @@ def test_beyond_the_rpm_limit_it_answers_429_with_retry_after(
     with pytest.raises(anthropic.RateLimitError) as caught:
         create(client)
     assert 0 < int(caught.value.response.headers["retry-after"]) <= 60
+
+
+def test_with_an_rpm_limit_every_answer_says_what_is_left_as_the_api_does(
+    server: AnthropicServer, client: anthropic.Anthropic
+) -> None:
+    server.faults.rpm = 2
+    p = prompt()
+    params = {"model": MODEL, "max_tokens": 1024, "system": p.system, "messages": p.messages}
+    sent_at = datetime.now(UTC).replace(microsecond=0)
+    answers = [client.messages.with_raw_response.create(**params, output_config=OUTPUT_CONFIG) for _ in range(2)]
+    assert [a.headers["anthropic-ratelimit-requests-remaining"] for a in answers] == ["1", "0"]
+    assert {a.headers["anthropic-ratelimit-requests-limit"] for a in answers} == {"2"}
+    reset = datetime.fromisoformat(answers[1].headers["anthropic-ratelimit-requests-reset"])
+    assert sent_at + timedelta(seconds=59) <= reset <= sent_at + timedelta(seconds=62)  # a minute after the last
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        create(client)
+    assert caught.value.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+
+def test_without_an_rpm_limit_no_rate_limit_headers_are_sent(client: anthropic.Anthropic) -> None:
+    p = prompt()
+    raw = client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=1024, system=p.system, messages=p.messages, output_config=OUTPUT_CONFIG
+    )
+    assert not [name for name in raw.headers if name.startswith("anthropic-ratelimit-")]
 
 
 def test_a_burst_of_529s_then_normal_answers(server: AnthropicServer, client: anthropic.Anthropic) -> None:
