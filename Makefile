@@ -4,6 +4,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# pytest-xdist workers for `make test`: the suite waits on subprocesses, servers and PostgreSQL, so two workers
+# roughly halve it on a 2-core machine (TEST_WORKERS=0 runs it in one process)
+TEST_WORKERS ?= 2
 export GX_ANALYTICS_ENABLED := false
 # a range run records one "planned" event per asset, not per asset and day (see kpi_pipeline/cli.py)
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
@@ -22,7 +25,7 @@ test: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n $(TEST_WORKERS)
 
 # refit the offline backend's shipped confidence map on the labelled datasets (docs/evaluation.md, Calibration)
 CALIBRATION_DATASETS := data/demo $(sort $(wildcard tests/datasets/*))
