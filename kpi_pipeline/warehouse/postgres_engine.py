@@ -101,10 +101,9 @@ def write_csv(table: Table, df: pd.DataFrame, path: Path) -> bool:
     False when DuckDB cannot type the frame losslessly (mixed naive and aware timestamps, a TEXT column holding
     lists or numbers): the caller then loads it row by row and PostgreSQL gives its usual error or value.
     """
-    con = duckdb.connect()
+    con = _csv_writer()
+    con.register("frame", df)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("frame", df)
         frame = con.sql("SELECT * FROM frame")
         source = {name: str(type_) for name, type_ in zip(frame.columns, frame.dtypes, strict=True)}
         if any(c.type == "TEXT" and source.get(c.name, "VARCHAR") not in _TEXT_SOURCES for c in table.columns):
@@ -116,7 +115,20 @@ def write_csv(table: Table, df: pd.DataFrame, path: Path) -> bool:
     except duckdb.Error:
         return False
     finally:
-        con.close()
+        con.unregister("frame")
+
+
+_writers = threading.local()
+
+
+def _csv_writer() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection for writing CSV (opening one costs tens of ms, a day's load)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_writers, "con", None)
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        _writers.con = con
+    return con
 
 
 # one advisory lock for schema DDL and catalog publishes (the key predates ensure_tables taking it)
