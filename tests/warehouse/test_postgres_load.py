@@ -1,5 +1,6 @@
 """PostgreSQL loads a frame with one CSV COPY that DuckDB writes: the rows that arrive are the rows the
-frame held, value for value, with empty strings, NULLs, quotes, newlines and time zones intact."""
+frame held, value for value, with empty strings, NULLs, quotes, newlines, COPY's end marker and time zones
+intact."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def awkward_messages() -> pd.DataFrame:
         {
             "channel_id": ["C1", "C1", "C1", "C1"],
             "ts": ["1.000001", "2.000002", "3.000003", "4.000004"],
-            "text": ["", None, 'she said "3%", then\nleft', "NULL"],
+            "text": ["", None, 'she said "3%", then\nleft', "NULL\n\\.\n"],
             "reply_count": pd.array([2, None, 0, 7], dtype="Int64"),
             "day": [DAY] * 4,
             "ingested_at": [
@@ -51,7 +52,7 @@ def loaded(postgres_url: str, frame: pd.DataFrame) -> list[tuple[object, ...]]:
 def test_awkward_values_arrive_exactly(postgres_url: str, tmp_path: Path) -> None:
     assert write_csv(RAW_SLACK_MESSAGES, awkward_messages(), tmp_path / "rows.csv")  # the one-COPY path
     rows = loaded(postgres_url, awkward_messages())
-    assert [r[1] for r in rows] == ["", None, 'she said "3%", then\nleft', "NULL"]
+    assert [r[1] for r in rows] == ["", None, 'she said "3%", then\nleft', "NULL\n\\.\n"]
     assert [r[2] for r in rows] == [2, None, 0, 7]
     assert {r[3] for r in rows} == {DAY}
     assert [r[4] for r in rows] == list(awkward_messages()["ingested_at"])  # same instants, microseconds kept
