@@ -1,21 +1,31 @@
-"""Slack export ingestion speed: SlackSource day by day over a quarter vs DuckDB's read_json over the same files.
+"""Slack export ingestion into each warehouse engine, against the engine's own bulk path over the same files.
 
-    .venv/bin/python bench/bench_ingest.py --scale 100            # generates the demo company at 100x
-    .venv/bin/python bench/bench_ingest.py --export DIR           # any Slack export folder (or a dataset's slack/)
+    .venv/bin/python bench/bench_ingest.py --scale 20            # generates the demo company at 20x
+    .venv/bin/python bench/bench_ingest.py --export DIR          # any Slack export folder (or a dataset's slack/)
+    .venv/bin/python bench/bench_ingest.py --postgres postgresql://postgres@127.0.0.1:5432/test
 
-Each side runs in its own child process (best of --repeat runs), so the peak RSS printed is that side's own.
-Target: ingestion at >= 0.8x DuckDB's rows/s and < 1 GB peak memory.
+Two pairs, each side in its own child process, run as interleaved pairs (project, reference, project, ...)
+so both sides of a pair see the same machine load; the 1-minute load average is printed with each pair:
+
+- DuckDB: the ingest asset's work (`SlackSource.messages_for_day` and `replace_days`, a transaction a day)
+  against one `INSERT ... SELECT ... FROM read_json(...)` into the same keyed, day-indexed table.
+- PostgreSQL: the same ingest into PostgreSQL against DuckDB `read_json` -> CSV -> one `COPY` into the same table.
+
+Targets (issue #16): >= 0.8x the DuckDB reference, >= 0.7x the PostgreSQL floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,18 +42,18 @@ def export_days(export: Path) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def run_ingest(export: Path) -> dict[str, float]:
-    from kpi_pipeline.resources.slack import SlackSource
+def reference_select(export: Path) -> str:
+    """The export's messages as raw.slack_messages rows, in DuckDB SQL: channel from the folder, UTC day from ts."""
+    return (
+        "SELECT split_part(filename, '/', -2) AS channel_id, split_part(filename, '/', -2) AS channel_name, ts, "
+        'thread_ts, coalesce("user", bot_id) AS user_id, subtype, text, reply_count, NULL AS permalink, '
+        "CAST(timezone('UTC', to_timestamp(CAST(ts AS DOUBLE))) AS DATE) AS day, now() AS ingested_at "
+        f"FROM read_json('{export}/*/*.json', format = 'array', columns = {DUCKDB_COLUMNS}, filename = true)"
+    )
 
-    days = export_days(export)
-    slack = SlackSource(source=str(export))
-    started = time.perf_counter()
-    rows = sum(len(slack.messages_for_day(day)) for day in days)
-    return {"rows": rows, "seconds": time.perf_counter() - started, "days": len(days)}
 
-
-def run_ingest_load(export: Path) -> dict[str, float]:
-    """The ingest asset's work: parse each day and replace it in a DuckDB warehouse, one transaction a day."""
+def project_load(url: str, export: Path) -> dict[str, float]:
+    """The ingest asset's work: parse each day and replace it in the warehouse, one transaction a day."""
     from datetime import UTC, datetime
 
     from kpi_pipeline.resources.slack import SlackSource
@@ -52,52 +62,92 @@ def run_ingest_load(export: Path) -> dict[str, float]:
 
     days = export_days(export)
     slack = SlackSource(source=str(export))
-    with tempfile.TemporaryDirectory(prefix="kpi-bench-wh-") as tmp:
-        wh = open_warehouse(f"duckdb:///{tmp}/wh.duckdb")
-        wh.ensure_tables([RAW_SLACK_MESSAGES])
-        started = time.perf_counter()
-        rows = 0
-        with wh.session():
-            for day in days:
-                frame = slack.messages_for_day(day).assign(ingested_at=datetime.now(UTC))
-                rows += wh.replace_days(RAW_SLACK_MESSAGES, [day], frame)
-        seconds = time.perf_counter() - started
-    return {"rows": rows, "seconds": seconds, "days": len(days)}
-
-
-def run_duckdb_load(export: Path) -> dict[str, float]:
-    """DuckDB reading every file straight into a table of its own file."""
-    import duckdb
-
-    with tempfile.TemporaryDirectory(prefix="kpi-bench-wh-") as tmp:
-        con = duckdb.connect(f"{tmp}/wh.duckdb")
-        started = time.perf_counter()
-        con.execute(
-            f'CREATE TABLE slack AS SELECT filename, ts, thread_ts, "user", bot_id, subtype, text, reply_count '
-            f"FROM read_json('{export}/*/*.json', format = 'array', columns = {DUCKDB_COLUMNS}, filename = true)"
-        )
-        rows = con.execute("SELECT count(*) FROM slack").fetchone()[0]  # type: ignore[index]
-        con.close()
-        seconds = time.perf_counter() - started
-    return {"rows": rows, "seconds": seconds}
-
-
-def run_duckdb(export: Path) -> dict[str, float]:
-    import duckdb
-    import pandas  # noqa: F401  (imported before the clock starts, as on the ingest side)
-
+    wh = open_warehouse(url)
+    wh.ensure_tables([RAW_SLACK_MESSAGES])
     started = time.perf_counter()
-    frame = duckdb.execute(
-        f'SELECT filename, ts, thread_ts, "user", bot_id, subtype, text, reply_count FROM read_json('
-        f"'{export}/*/*.json', format = 'array', columns = {DUCKDB_COLUMNS}, filename = true)"
-    ).df()
-    return {"rows": len(frame), "seconds": time.perf_counter() - started}
+    rows = 0
+    with wh.session():
+        for day in days:
+            frame = slack.messages_for_day(day).assign(ingested_at=datetime.now(UTC))
+            rows += wh.replace_days(RAW_SLACK_MESSAGES, [day], frame)
+    return {"rows": rows, "seconds": time.perf_counter() - started}
 
 
-def child(side: str, export: Path) -> dict[str, float]:
+def duckdb_reference(url: str, export: Path) -> dict[str, float]:
+    """One INSERT ... SELECT FROM read_json into the same keyed, day-indexed table."""
+    import duckdb
+
+    from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.tables import RAW_SLACK_MESSAGES
+
+    open_warehouse(url).ensure_tables([RAW_SLACK_MESSAGES])
+    con = duckdb.connect(url.removeprefix("duckdb:///"))
+    con.execute("SET TimeZone = 'UTC'")
+    started = time.perf_counter()
+    con.execute(f"INSERT INTO raw.slack_messages {reference_select(export)}")
+    rows = con.execute("SELECT count(*) FROM raw.slack_messages").fetchone()[0]  # type: ignore[index]
+    con.close()
+    return {"rows": rows, "seconds": time.perf_counter() - started}
+
+
+def postgres_reference(url: str, export: Path) -> dict[str, float]:
+    """DuckDB read_json -> one CSV file -> one COPY into the same keyed, day-indexed table: the floor."""
+    import duckdb
+    import psycopg
+
+    from kpi_pipeline.warehouse import open_warehouse
+    from kpi_pipeline.warehouse.tables import RAW_SLACK_MESSAGES
+
+    open_warehouse(url).ensure_tables([RAW_SLACK_MESSAGES])
+    cols = ", ".join(RAW_SLACK_MESSAGES.column_names)
+    with tempfile.TemporaryDirectory(prefix="kpi-bench-csv-") as tmp, psycopg.connect(url) as pg:
+        started = time.perf_counter()
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"COPY ({reference_select(export)}) TO '{tmp}/rows.csv' (FORMAT csv, HEADER false)")
+        con.close()
+        with (
+            pg.cursor() as cur,
+            cur.copy(f"COPY raw.slack_messages ({cols}) FROM STDIN (FORMAT csv)") as copy,
+            open(f"{tmp}/rows.csv", "rb") as rows,
+        ):
+            while chunk := rows.read(1 << 20):
+                copy.write(chunk)
+        pg.commit()
+        seconds = time.perf_counter() - started
+        count = pg.execute("SELECT count(*) FROM raw.slack_messages").fetchone()[0]  # type: ignore[index]
+    return {"rows": count, "seconds": seconds}
+
+
+PAIRS = {"duckdb": ("project_duckdb", "duckdb_reference"), "postgres": ("project_postgres", "postgres_reference")}
+
+
+def run_side(side: str, export: Path, postgres: str) -> dict[str, float]:
+    """Run one side against a warehouse of its own (a fresh DuckDB file or PostgreSQL database)."""
+    if side.endswith("duckdb") or side == "duckdb_reference":
+        with tempfile.TemporaryDirectory(prefix="kpi-bench-wh-") as tmp:
+            url = f"duckdb:///{tmp}/wh.duckdb"
+            return project_load(url, export) if side == "project_duckdb" else duckdb_reference(url, export)
+    import psycopg
+
+    name = f"kpi_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{postgres.rpartition('/')[0]}/{name}"
+    try:
+        return project_load(url, export) if side == "project_postgres" else postgres_reference(url, export)
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def child(side: str, export: Path, postgres: str) -> dict[str, float]:
     """Run one side in a fresh interpreter and return its figures, peak RSS included."""
     output = subprocess.run(
-        [sys.executable, __file__, "--child", side, "--export", str(export)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", side, "--export", str(export), "--postgres", postgres],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return dict(json.loads(output.strip().splitlines()[-1]))
 
@@ -105,13 +155,14 @@ def child(side: str, export: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--export", type=Path, help="a Slack export folder (default: generate the demo company)")
-    parser.add_argument("--scale", type=int, default=100, help="demo company scale when generating (100 ≈ 1.1M msgs)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the fastest counts")
-    parser.add_argument("--child", choices=sorted(SIDES), help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=int, default=20, help="demo company scale when generating (100 ≈ 1.1M msgs)")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs per engine")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test", help="server to use")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        figures = SIDES[args.child](args.export)
+        figures = run_side(args.child, args.export, args.postgres)
         figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(figures))
         return
@@ -128,29 +179,23 @@ def main() -> None:
                   f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
         size_mb = sum(p.stat().st_size for p in export.glob("*/*.json")) / 1e6
         files = len(list(export.glob("*/*.json")))
-        print(f"export: {export} ({files:,} day files, {size_mb:,.0f} MB)")
-        results = {}
-        for side in SIDES:
-            runs = [child(side, export) for _ in range(args.repeat)]
-            results[side] = min(runs, key=lambda run: run["seconds"])
-            seconds = ", ".join(f"{run['seconds']:.2f}" for run in runs)
-            print(f"{side:>7}: {int(results[side]['rows']):,} rows, runs {seconds} s")
+        print(f"export: {export} ({files:,} day files, {size_mb:,.0f} MB), {os.cpu_count()} cores")
+        for engine, (project, reference) in PAIRS.items():
+            ratios = []
+            for n in range(1, args.pairs + 1):
+                load = os.getloadavg()[0]
+                ours, theirs = child(project, export, args.postgres), child(reference, export, args.postgres)
+                if ours["rows"] != theirs["rows"]:
+                    sys.exit(f"{engine}: the project loaded {ours['rows']:,} rows, the reference {theirs['rows']:,}")
+                ratio = theirs["seconds"] / ours["seconds"]  # rows/s ratio, the row counts being equal
+                ratios.append(ratio)
+                print(f"{engine} pair {n} (load {load:.2f}): project {ours['seconds']:.2f} s "
+                      f"({ours['rows'] / ours['seconds']:,.0f} rows/s, peak RSS {ours['peak_rss_mb']:,.0f} MB), "
+                      f"reference {theirs['seconds']:.2f} s (peak RSS {theirs['peak_rss_mb']:,.0f} MB): "
+                      f"{ratio:.2f}x")  # fmt: skip
+            print(f"{engine}: median {statistics.median(ratios):.2f}x of the reference over {len(ratios)} pairs, "
+                  f"{int(ours['rows']):,} rows each")  # fmt: skip
 
-    ingest, duck = results["ingest"], results["duckdb"]
-    ingest_rate, duck_rate = ingest["rows"] / ingest["seconds"], duck["rows"] / duck["seconds"]
-    print(f"SlackSource.messages_for_day x {int(ingest['days'])} days: {ingest_rate:,.0f} rows/s, "
-          f"peak RSS {ingest['peak_rss_mb']:,.0f} MB")  # fmt: skip
-    print(f"DuckDB read_json (one query, all files): {duck_rate:,.0f} rows/s, peak RSS {duck['peak_rss_mb']:,.0f} MB")
-    same = ingest["rows"] == duck["rows"]
-    print(f"ratio ingest/DuckDB: {ingest_rate / duck_rate:.2f}x (target >= 0.8x); same row count: {same}")
-    load, duck_load = results["ingest_load"], results["duckdb_load"]
-    load_rate, duck_load_rate = load["rows"] / load["seconds"], duck_load["rows"] / duck_load["seconds"]
-    print(f"into a table: ingest asset's work {load_rate:,.0f} rows/s (peak RSS {load['peak_rss_mb']:,.0f} MB), "
-          f"DuckDB CREATE TABLE AS read_json {duck_load_rate:,.0f} rows/s (peak RSS {duck_load['peak_rss_mb']:,.0f} MB)"
-          f"; ratio {load_rate / duck_load_rate:.2f}x")  # fmt: skip
-
-
-SIDES = {"ingest": run_ingest, "duckdb": run_duckdb, "ingest_load": run_ingest_load, "duckdb_load": run_duckdb_load}
 
 if __name__ == "__main__":
     main()

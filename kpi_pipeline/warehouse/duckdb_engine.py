@@ -52,10 +52,7 @@ class _DuckTransaction(Transaction):
         unknown = set(df.columns) - set(table.column_names)
         if unknown:
             raise WarehouseError(f"{table.qualified} has no column(s) {sorted(unknown)}")
-        select = ", ".join(
-            f"CAST({_quote(c.name)} AS {_TYPES.get(c.type, c.type)})" if c.name in df.columns else "NULL"
-            for c in table.columns
-        )
+        select = typed_select(table, df)
         view = f"_insert_{threading.get_ident()}"
         self.con.register(view, df)
         try:
@@ -64,6 +61,14 @@ class _DuckTransaction(Transaction):
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses even this
                 self.con.unregister(view)
         return len(df)
+
+
+def typed_select(table: Table, df: pd.DataFrame) -> str:
+    """The SELECT list that turns a frame's columns into the table's, in its order and types (NULL if missing)."""
+    return ", ".join(
+        f"CAST({_quote(c.name)} AS {_TYPES.get(c.type, c.type)})" if c.name in df.columns else "NULL"
+        for c in table.columns
+    )
 
 
 def _quote(name: str) -> str:
@@ -208,4 +213,4 @@ def _flock(fd: int, timeout_s: float, path: Path) -> None:
             time.sleep(0.05)
 
 
-__all__ = ["DuckDBWarehouse"]
+__all__ = ["DuckDBWarehouse", "typed_select"]

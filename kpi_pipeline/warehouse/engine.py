@@ -99,7 +99,7 @@ class Warehouse(abc.ABC):
             for c in t.columns
             if c.nullable
         )
-        return SchemaObject(t.schema, t.name, (create, *added))
+        return SchemaObject(t.schema, t.name, (create, *added, *partition_index(t)))
 
     def ensure_schema(self, objects: Sequence[SchemaObject]) -> None:
         """Run the DDL of the objects whose definition changed since it last ran here, or that are missing.
@@ -168,6 +168,16 @@ class Warehouse(abc.ABC):
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         df = self.query_df(sql, params)
         return None if df.empty else df.iat[0, 0]
+
+
+def partition_index(t: Table) -> tuple[str, ...]:
+    """An index on the partition column, so replacing a day deletes an index range instead of scanning the table.
+
+    None where the table has no such column, or where its primary key already starts with it."""
+    if t.partition_column not in t.column_names or t.key[0] == t.partition_column:
+        return ()
+    name = f"{t.schema}_{t.name}_{t.partition_column}_idx"
+    return (f"CREATE INDEX IF NOT EXISTS {name} ON {t.qualified} ({t.partition_column})",)
 
 
 def _days_outside(df: pd.DataFrame, table: Table, days: Sequence[date]) -> set[date]:
