@@ -39,6 +39,6 @@ dev: install
 
 # benchmarks print measured figures (docs/benchmarks.md has the latest); they take a few minutes each
 bench: install
-	$(UV) run --frozen python bench/bench_ingest.py --repeat 1
+	$(UV) run --frozen python bench/bench_ingest.py --pairs 1
 	$(UV) run --frozen python bench/bench_dashboard.py
 	$(UV) run --frozen python bench/bench_orchestration.py
