@@ -25,6 +25,7 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
@@ -109,7 +110,10 @@ def metric_extraction(
     backend = llm.get_backend()
     wh = warehouse.get_warehouse()
     days = days_of(context)
-    size = chunk_days_setting()
+    try:
+        size = chunk_days_setting()
+    except ValueError as exc:  # a user's setting: one line, no traceback
+        raise Failure(description=f"nothing extracted: {exc}") from None
 
     def read(chunk: list[date]) -> dict[date, RawDay]:
         with wh.session():
