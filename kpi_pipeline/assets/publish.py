@@ -4,6 +4,8 @@ kpi_daily depends on metric_values, whose blocking check `quality_gate` must pas
 It re-applies the gate itself and refuses to publish when the gate finds a range-wide problem, so a run
 that skipped the check still cannot publish rule-breaking rows. Backfills run as one run over the range,
 like ingestion; inside the range the gate decides per day: good days publish, held days keep their facts.
+The range is gated and published a chunk of days at a time (kpi_pipeline.warehouse.publish.publish_range), so
+memory does not grow with the range; what would refuse the whole range is found before anything is written.
 
 Any day held back, or published with unread metrics kept at their previous version, fails the check
 `days_published` with ERROR severity after the good days were committed. It does not block, so the
@@ -34,7 +36,7 @@ from kpi_pipeline.checks import METRIC_VALUES_KEY, gate_metadata
 from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
 from kpi_pipeline.orchestration.versions import CATALOG_CODE_VERSION
 from kpi_pipeline.partitions import daily_partitions
-from kpi_pipeline.quality.gate import days_markdown, run_gate
+from kpi_pipeline.quality.gate import days_table
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.warehouse import WarehouseResource
 from kpi_pipeline.review.overrides import OverrideError
@@ -44,12 +46,11 @@ from kpi_pipeline.warehouse.publish import (
     FILLED,
     OKR_PROGRESS,
     VIEWS,
+    PublishBlocked,
     Published,
-    by_period_metrics,
     ensure_kpi_schema,
     publish_catalog,
-    publish_gate,
-    read_metric_values,
+    publish_range,
 )
 from kpi_pipeline.warehouse.tables import FCT_METRIC_DAILY, OKR_KEY_RESULTS, OKR_OBJECTIVES
 
@@ -119,21 +120,17 @@ def kpi_daily(
     trigger = "backfill" if BACKFILL_TAG in context.run.tags else "rerun"
     with wh.session():  # one connection for the whole range, one transaction per day
         ensure_kpi_schema(wh)
-        gate = run_gate(read_metric_values(wh, days), cat, days)
-        if gate.blocked:
-            raise Failure(
-                description=f"quality gate failed for {span(days)}; nothing published: " + "; ".join(gate.structural),
-                metadata=gate_metadata(gate),
+        try:
+            result = publish_range(
+                wh, cat, days, context.run_id, datetime.now(UTC), overrides=overrides, trigger=trigger
             )
-        published = publish_gate(
-            wh,
-            gate,
-            run_id=context.run_id,
-            published_at=datetime.now(UTC),
-            by_period=by_period_metrics(cat),
-            overrides=overrides,
-            trigger=trigger,
-        )
+        except PublishBlocked as exc:
+            done = f"{span(list(exc.before))} published before it, nothing more" if exc.before else "nothing"
+            raise Failure(
+                description=f"quality gate failed for {span(days)}; {done} published: " + "; ".join(exc.problems),
+                metadata=gate_metadata(exc.gate) if exc.gate else {},
+            ) from None
+    published = result.published
     for outcome in published.held:
         context.log.warning(f"{outcome.day.isoformat()} held back, its published facts stay: {outcome.reason}")
     for outcome in published.kept:
@@ -157,7 +154,7 @@ def kpi_daily(
                 "stale_overrides": MetadataValue.int(len(published.stale)),
             },
         )
-    yield _days_published(published, days_markdown(gate))
+    yield _days_published(published, days_table(result.gate_days))
 
 
 @multi_asset(

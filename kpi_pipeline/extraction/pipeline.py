@@ -19,12 +19,18 @@ day can describe, else the metric's window ending on that day (with an assumptio
 period was impossible). Which day a value is published for is the series rule's business, at publish time.
 The frames returned carry the `metric_candidates`, `metric_values` and `llm_calls` columns except the
 run id and write time, which the Dagster asset adds.
+
+A range run extracts in chunks of `KPI_EXTRACT_CHUNK_DAYS` days (`extract_chunks`): one chunk's raw rows and
+results are in memory at a time, so memory does not grow with the range. Each chunk is one `backend.extract`
+call; a tail shorter than the backend's `batch_min_days` joins the chunk before it, so a range that batches
+still batches every chunk.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from typing import Any
@@ -93,6 +99,49 @@ def source_docs(day: date, raw: RawDay) -> list[SourceDoc]:
     return redaction.as_configured(
         [*slack_docs(raw.slack_messages), *jira_docs(raw.jira_issues, raw.jira_events, day), *docs_docs(raw.docs)]
     )
+
+
+DEFAULT_CHUNK_DAYS = 14  # the default batch_min_days: every chunk of a batching range is a batch
+CHUNK_DAYS_ENV = "KPI_EXTRACT_CHUNK_DAYS"
+
+
+def chunk_days_setting() -> int:
+    """Days extracted (and published) together in a range run: `KPI_EXTRACT_CHUNK_DAYS`, default 14."""
+    raw = os.environ.get(CHUNK_DAYS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CHUNK_DAYS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CHUNK_DAYS_ENV}={raw!r} is not a number of days: write a whole number from 1, e.g. 14")
+    return int(raw)
+
+
+def chunks(days: Sequence[date], size: int, min_tail: int = 0) -> list[list[date]]:
+    """`days` in runs of `size`, in order; a last run shorter than `min_tail` joins the one before it."""
+    if size < 1:
+        raise ValueError(f"a chunk holds at least one day, not {size}")
+    runs = [list(days[i : i + size]) for i in range(0, len(days), size)]
+    if len(runs) > 1 and len(runs[-1]) < min_tail:
+        runs[-2].extend(runs.pop())
+    return runs
+
+
+def chunk_plan(days: Sequence[date], size: int, backend: ExtractionBackend) -> list[list[date]]:
+    """The chunks a range is extracted in: of `size` days, a tail too short to batch joining the one before."""
+    return chunks(days, size, getattr(backend, "batch_min_days", None) or 0)  # anthropic batches from that many
+
+
+def extract_chunks(
+    days: Sequence[date],
+    read: Callable[[list[date]], Mapping[date, RawDay]],
+    catalog: Catalog,
+    backend: ExtractionBackend,
+    size: int,
+    calibration: CalibrationMap | None = None,
+) -> Iterator[dict[date, DayExtraction]]:
+    """`extract_days` over `days` one chunk at a time: `read` loads a chunk's raw rows just before it is
+    extracted, and the caller writes each chunk's results before the next is read."""
+    for chunk in chunk_plan(days, size, backend):
+        yield extract_days(read(chunk), catalog, backend, calibration=calibration)
 
 
 def extract_day(

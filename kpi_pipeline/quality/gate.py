@@ -359,9 +359,14 @@ def _structural_detail(outcome: Any, frame: pd.DataFrame) -> str:
 
 def days_markdown(gate: GateResult, limit: int = 31) -> str:
     """One row per day that did not simply publish (held back, or with unread metrics), for check metadata."""
-    notable = [d for d in gate.days if d.held or d.unread]
+    return days_table(gate.days, limit)
+
+
+def days_table(days: Sequence[DayStats], limit: int = 31) -> str:
+    """`days_markdown` for days gated in several chunks."""
+    notable = [d for d in days if d.held or d.unread]
     if not notable:
-        return f"_all {len(gate.days)} day(s) publish_"
+        return f"_all {len(days)} day(s) publish_"
     lines = ["| day | outcome | published | quarantined | unread | reason |", "|---|---|---|---|---|---|"]
     for d in notable[:limit]:
         outcome = "held" if d.held else "partial"

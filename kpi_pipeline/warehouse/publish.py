@@ -18,6 +18,11 @@ where that day has no reading of its own (one whose source was written on that d
 re-publishing the earlier day keeps a landed row unless the day now has its own reading for the metric
 (docs/warehouse.md, "Which reading is a day's value").
 
+A range is published `PUBLISH_CHUNK_DAYS` days at a time (`publish_range`): the gate and publish see one
+chunk's rows of extract.metric_values, the suite is loaded once. What would refuse the whole range is found
+before anything is written: duplicate (metric_id, day) rows anywhere in the range by one SQL query first, the
+table's schema by the first chunk's gate (the table is the same for every chunk).
+
 The views are portable SQL (a recursive-CTE time spine, window functions, date arithmetic) that runs
 unchanged on DuckDB and PostgreSQL.
 """
@@ -34,7 +39,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
-from kpi_pipeline.quality.gate import GateResult
+from kpi_pipeline.quality.gate import GATED_TABLE, DayStats, GateResult, run_gate
+from kpi_pipeline.quality.gx_suite import LoadedSuite, load_suite, suite_path
 from kpi_pipeline.review.apply import apply_overrides
 from kpi_pipeline.review.overrides import Override
 from kpi_pipeline.warehouse.engine import SchemaObject, Transaction, Warehouse
@@ -58,8 +64,20 @@ DAY_TABLES = (FCT_METRIC_DAILY, FCT_METRIC_EVIDENCE, METRIC_QUARANTINE)
 CATALOG_TABLES = (DIM_METRIC, OKR_OBJECTIVES, OKR_KEY_RESULTS)
 
 
+PUBLISH_CHUNK_DAYS = 31  # a chunk's metric_values are metrics x days rows: a month keeps the GX runs few
+
+
 class PublishBlocked(RuntimeError):
     """The gate found a problem that makes the whole range untrustworthy; nothing was written."""
+
+    def __init__(self, problems: Sequence[str], gate: GateResult | None = None, before: Sequence[date] = ()) -> None:
+        done = f"{before[0].isoformat()}..{before[-1].isoformat()} was published before it, " if before else ""
+        super().__init__(
+            f"the quality gate failed, {done}nothing {'more ' if before else ''}was published: " + "; ".join(problems)
+        )
+        self.problems = tuple(problems)
+        self.gate = gate  # the gate that found it; None when the SQL pre-pass did
+        self.before = tuple(before)  # days published by earlier chunks (only a rule that could not run there)
 
 
 @dataclass(frozen=True)
@@ -219,6 +237,72 @@ def read_metric_values(wh: Warehouse, days: Sequence[date]) -> pd.DataFrame:
         df["day"] = pd.to_datetime(df["day"]).dt.date
         df = df[df["day"].isin(set(days))].reset_index(drop=True)
     return df
+
+
+def range_duplicates(wh: Warehouse, days: Sequence[date], suite: LoadedSuite) -> str | None:
+    """The gate's `one_row_per_metric_day` rule over the whole range in one SQL query, worded as the gate
+    words it: None when every (metric_id, day) of `days` has at most one row."""
+    if not days:
+        return None
+    dupes = wh.query_df(
+        f"SELECT metric_id, day, COUNT(*) AS n FROM {METRIC_VALUES.qualified} WHERE day BETWEEN ? AND ? "
+        "GROUP BY metric_id, day HAVING COUNT(*) > 1 ORDER BY day, metric_id",
+        [min(days), max(days)],
+    )
+    if not dupes.empty:
+        dupes["day"] = pd.to_datetime(dupes["day"]).dt.date
+        dupes = dupes[dupes["day"].isin(set(days))]
+    if dupes.empty:
+        return None
+    reason = next((r.reason for r in suite.rules if r.rule == "one_row_per_metric_day"), "duplicate rows")
+    keys = ", ".join(f"{m}@{d}" for m, d in zip(dupes["metric_id"][:3], dupes["day"][:3], strict=True))
+    return f"one_row_per_metric_day: {reason} ({int(dupes['n'].sum())} rows, e.g. {keys})"
+
+
+@dataclass(frozen=True)
+class RangePublished:
+    """What publishing a range did, chunk by chunk: the outcomes, and the gate's figures per day."""
+
+    published: Published
+    gate_days: tuple[DayStats, ...]
+
+
+def publish_range(
+    wh: Warehouse,
+    catalog: Catalog,
+    days: Sequence[date],
+    run_id: str,
+    published_at: datetime,
+    *,
+    overrides: Sequence[Override] = (),
+    trigger: str = "rerun",
+    chunk_days: int = PUBLISH_CHUNK_DAYS,
+    suite: LoadedSuite | None = None,
+) -> RangePublished:
+    """Gate and publish `days` of extract.metric_values a chunk at a time (see the module docstring), as one
+    `run_gate` + `publish_gate` over the range would. Raises PublishBlocked, nothing written, on a problem that
+    makes the range untrustworthy (a rule that could not run on a later chunk's rows says which days were
+    published before it)."""
+    suite = suite or load_suite(suite_path(GATED_TABLE))
+    duplicates = range_duplicates(wh, days, suite)
+    if duplicates:
+        raise PublishBlocked([duplicates])
+    by_period = by_period_metrics(catalog)
+    totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
+    outcomes: list[DayOutcome] = []
+    gate_days: list[DayStats] = []
+    ordered = sorted(days)
+    for start in range(0, len(ordered), chunk_days):
+        chunk = ordered[start : start + chunk_days]
+        gate = run_gate(read_metric_values(wh, chunk), catalog, chunk, suite=suite)
+        if gate.blocked:
+            raise PublishBlocked(gate.structural, gate, [o.day for o in outcomes])
+        part = publish_gate(wh, gate, run_id, published_at, by_period, overrides=overrides, trigger=trigger)
+        outcomes.extend(part.days)
+        gate_days.extend(gate.days)
+        for name, n in part.rows.items():
+            totals[name] += n
+    return RangePublished(Published(totals, tuple(outcomes)), tuple(gate_days))
 
 
 def catalog_frames(catalog: Catalog) -> dict[Table, pd.DataFrame]:
@@ -591,7 +675,7 @@ def publish_gate(
     no version, model, catalog or override explains. Refuses (PublishBlocked, nothing written) when a problem
     makes the whole range untrustworthy."""
     if gate.blocked:
-        raise PublishBlocked("the quality gate failed, nothing was published: " + "; ".join(gate.structural))
+        raise PublishBlocked(gate.structural, gate)
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
     outcomes = []
     for stats in gate.days:

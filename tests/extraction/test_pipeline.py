@@ -17,6 +17,10 @@ from kpi_pipeline.extraction.pipeline import (
     CANDIDATE_COLUMNS,
     VALUE_COLUMNS,
     RawDay,
+    chunk_days_setting,
+    chunk_plan,
+    chunks,
+    extract_chunks,
     extract_day,
     extract_days,
 )
@@ -208,6 +212,64 @@ def test_several_days_share_one_backend_call() -> None:
     assert set(results) == {DAY, other}
     assert results[other].values.set_index("metric_id").loc["nps", "value"] == 41
     assert set(results[other].calls["day"]) == {other}
+
+
+def _week(n: int) -> dict[date, RawDay]:
+    days = [date(2026, 7, 1 + i) for i in range(n)]
+    return {
+        d: RawDay(slack_messages=slack_rows(d, (9, f"NPS is {40 + i}"), (10, f"error rate {i + 1}%")))
+        for i, d in enumerate(days)
+    }
+
+
+def test_a_range_is_extracted_chunk_by_chunk_with_the_same_results_as_all_at_once() -> None:
+    raw = _week(5)
+    read: list[list[date]] = []
+
+    def reader(chunk: list[date]) -> dict[date, RawDay]:
+        read.append(chunk)
+        return {d: raw[d] for d in chunk}
+
+    chunked, backend = {}, CountingBackend()
+    stream = extract_chunks(sorted(raw), reader, CATALOG, backend, size=2)
+    first = next(stream)
+    assert sorted(first) == sorted(raw)[:2] and len(read) == 1  # the next chunk is read only when asked for
+    chunked.update(first)
+    for results in stream:
+        chunked.update(results)
+    assert [len(c) for c in read] == [2, 2, 1] and len(backend.calls) == 3  # one backend call per chunk
+    whole = extract_days(raw, CATALOG, CountingBackend())
+    assert [chunked[d].values.set_index("metric_id").loc["nps", "value"] for d in sorted(raw)] == [40, 41, 42, 43, 44]
+    assert sum(backend.calls) == sum(len(r.calls) for r in whole.values())
+    for day in raw:
+        for name in ("candidates", "values"):
+            pd.testing.assert_frame_equal(getattr(chunked[day], name), getattr(whole[day], name))
+        timed = ["latency_ms"]  # wall time of the offline call, the one column that differs run to run
+        pd.testing.assert_frame_equal(chunked[day].calls.drop(columns=timed), whole[day].calls.drop(columns=timed))
+        assert chunked[day].stats == whole[day].stats and chunked[day].read == whole[day].read
+
+
+def test_a_tail_too_short_to_batch_joins_the_chunk_before_it() -> None:
+    days = sorted(_week(5))
+    assert chunks(days, 2) == [days[0:2], days[2:4], days[4:5]]
+    assert chunks(days, 2, min_tail=2) == [days[0:2], days[2:5]]
+    assert chunks(days, 10, min_tail=14) == [days]  # one chunk: nothing to join
+
+    class Batching(CountingBackend):
+        batch_min_days = 2
+
+    assert chunk_plan(days, 2, Batching()) == [days[0:2], days[2:5]]
+    assert chunk_plan(days, 2, CountingBackend()) == [days[0:2], days[2:4], days[4:5]]
+
+
+def test_the_chunk_size_is_a_setting_with_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KPI_EXTRACT_CHUNK_DAYS", raising=False)
+    assert chunk_days_setting() == 14
+    monkeypatch.setenv("KPI_EXTRACT_CHUNK_DAYS", "3")
+    assert chunk_days_setting() == 3
+    monkeypatch.setenv("KPI_EXTRACT_CHUNK_DAYS", "0")
+    with pytest.raises(ValueError, match=r"KPI_EXTRACT_CHUNK_DAYS='0' is not a number of days"):
+        chunk_days_setting()
 
 
 def test_a_day_without_sources_makes_no_call_and_abstains() -> None:

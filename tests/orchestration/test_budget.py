@@ -15,7 +15,7 @@ from kpi_pipeline.extraction.offline import OfflineBackend
 from kpi_pipeline.extraction.pipeline import RawDay, extract_days
 from kpi_pipeline.extraction.response_cache import ResponseCache
 from kpi_pipeline.extraction.schema import LlmUsage
-from kpi_pipeline.orchestration.budget import BudgetExceeded, check_budget, check_run_budget
+from kpi_pipeline.orchestration.budget import BudgetExceeded, check_budget, check_range_budget, check_run_budget
 from kpi_pipeline.orchestration.estimate import Estimate, estimate, raw_days_from_sources
 from kpi_pipeline.testing.anthropic_server import AnthropicServer, serve_anthropic
 from tests.orchestration.test_estimate import KEY, MODEL, claude, demo_days, demo_sources
@@ -114,4 +114,29 @@ def test_a_batch_that_would_pass_the_budget_is_never_submitted(
     backend = claude(server, budget_usd=planned_run.cost_usd * 0.8, batch_min_days=14)
     with pytest.raises(BudgetExceeded, match=rf"a message batch of {planned_run.calls} requests"):
         extract_days(fortnight, catalog, backend)
+    assert sum(server.requests.values()) == 0
+
+
+def test_a_range_checked_chunk_by_chunk_is_estimated_as_the_sum_of_its_chunks(
+    week: dict[date, RawDay], catalog: Catalog, server: AnthropicServer
+) -> None:
+    days = sorted(week)
+    read: list[int] = []
+
+    def chunk(part: list[date]) -> dict[date, RawDay]:
+        read.append(len(part))
+        return {d: week[d] for d in part}
+
+    whole = check_run_budget(week, catalog, claude(server, budget_usd=100.0))
+    chunked = check_range_budget((chunk(p) for p in (days[:3], days[3:])), catalog, claude(server, budget_usd=100.0))
+    assert whole is not None and chunked is not None and read == [3, 4]
+    assert (chunked.days, chunked.requests, chunked.calls, chunked.usage) == (
+        7,
+        whole.requests,
+        whole.calls,
+        whole.usage,
+    )
+    assert chunked.cost_usd_sync == pytest.approx(whole.cost_usd_sync)
+    assert check_range_budget((chunk(p) for p in (days[:3], days[3:])), catalog, OfflineBackend()) is None
+    assert read == [3, 4]  # no budget to check: the chunks are not even read
     assert sum(server.requests.values()) == 0
