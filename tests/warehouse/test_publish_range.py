@@ -72,6 +72,8 @@ def test_a_schema_problem_refuses_the_range_at_its_first_chunk(warehouse: Wareho
     _ready(warehouse)
     before = tables(warehouse)
     with warehouse.transaction() as tx:
+        # DuckDB alters no table an index depends on: the day index goes first
+        tx.execute(f"DROP INDEX IF EXISTS {METRIC_VALUES.schema}.{METRIC_VALUES.schema}_{METRIC_VALUES.name}_day_idx")
         tx.execute(f"ALTER TABLE {METRIC_VALUES.qualified} DROP COLUMN n_sources")
     with pytest.raises(PublishBlocked, match=r"nothing was published: schema: ") as refused:
         publish_range(warehouse, CATALOG, DAYS, "run", NOW, chunk_days=2)
