@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from kpi_pipeline.dashboard import build_dashboard, write_page
 from kpi_pipeline.dashboard.browser import BrowserError, find_chromium
 from kpi_pipeline.dashboard.sample import write_sample
 from kpi_pipeline.warehouse import Warehouse, open_warehouse
+
+from .cdp import Page
 
 
 def _install_chromium() -> None:
@@ -27,6 +30,17 @@ def _install_chromium() -> None:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             pytest.fail(f"`{' '.join(command)}` failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """One headless Chromium page per test module; a script error on any page it showed fails the module."""
+    page = Page(chromium, tmp_path_factory.mktemp("profile"))
+    try:
+        yield page
+    finally:
+        page.close()
+    assert page.errors == [], "the page's script threw"
 
 
 @pytest.fixture(scope="session")

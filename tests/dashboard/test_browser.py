@@ -6,13 +6,11 @@ import html
 import json
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from kpi_pipeline.dashboard import write_page
 from kpi_pipeline.dashboard.browser import dump_dom, screenshot
@@ -41,16 +39,6 @@ PANEL = """(() => { const p = document.getElementById('evidence'); return {
   sides: p.querySelectorAll('.conflict .side').length,
   reasons: [...p.querySelectorAll('.reasons li')].map(li => li.textContent),
   reasoning: [...p.querySelectorAll('.reasoning')].map(r => r.textContent) }; })()"""
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    page = Page(chromium, tmp_path_factory.mktemp("profile"))
-    try:
-        yield page
-    finally:
-        page.close()
-    assert page.errors == [], "the page's script threw"
 
 
 def _first(wh: Warehouse, sql: str) -> tuple[str, date]:

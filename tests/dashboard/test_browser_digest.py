@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,16 +22,6 @@ DEMO_WEEK_TAGS = {
     "dagster/asset_partition_range_start": "2026-07-06",
     "dagster/asset_partition_range_end": "2026-07-12",
 }
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    page = Page(chromium, tmp_path_factory.mktemp("profile"))
-    try:
-        yield page
-    finally:
-        page.close()
-    assert page.errors == [], "the page's script threw"
 
 
 def test_the_latest_weekly_digest_of_the_quarter_is_shown_with_quotes_and_links(browser: Page, tmp_path: Path) -> None:
