@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import typing
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psycopg
 import pytest
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, ExecuteInProcessResult
 
@@ -27,7 +24,6 @@ from kpi_pipeline.warehouse import Warehouse, open_warehouse
 from kpi_pipeline.warehouse.tables import KPI_TABLES, RAW_TABLES, Table
 from tests.assets.test_batch_backfill_dagster import BatchTunedLlm, with_llm
 from tests.assets.test_extract_anthropic import DAY, KEY, definitions_under, materialize, pipeline_env
-from tests.conftest import POSTGRES_URL, _postgres_reachable
 
 ALL_FAULTS = 10**6  # more than the run makes requests
 BOOKKEEPING = {"ingested_at", "published_at", "run_id"}  # what an honest rerun of the same answers changes
@@ -140,25 +136,6 @@ class Day:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_dataset(tmp_path_factory.mktemp("demo"), seed=7).out_dir
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh warehouse on each engine, shared by this module's tests (a fresh PostgreSQL database)."""
-    if request.param == "duckdb":
-        yield f"duckdb:///{tmp_path_factory.mktemp('duck') / 'warehouse.duckdb'}"
-        return
-    problem = _postgres_reachable()
-    if problem:
-        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {problem}")
-    name = f"kpi_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")
