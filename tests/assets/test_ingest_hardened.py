@@ -4,11 +4,12 @@ bad values. Each is either read correctly and counted, or refused with one line 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetsDefinition, materialize
+from dagster import AssetsDefinition, DagsterInstance, materialize
 
 from kpi_pipeline.assets.ingest import raw_docs, raw_jira, raw_slack_messages
 from kpi_pipeline.resources.docs import DocsSource
@@ -98,3 +99,15 @@ def test_what_a_run_does_not_read_is_in_its_metadata(tmp_path: Path, duckdb_url:
     ok, error, metadata = run(raw_slack_messages, duckdb_url, slack=SlackSource(source=str(export)))
     assert ok, error
     assert metadata["orphan_channel_folders"] == 1
+
+
+def test_what_a_run_does_not_read_is_a_warning_in_its_log(tmp_path: Path, duckdb_url: str) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "today.md").write_text(f"---\ndate: {DAY}\n---\nError rate 3%.\n")
+    (docs / "future.md").write_text("---\ndate: 2999-01-01\n---\nError rate 1%.\n")
+    with DagsterInstance.ephemeral() as instance:
+        resources = {"warehouse": WarehouseResource(url=duckdb_url), "docs": DocsSource(source=str(docs))}
+        result = materialize([raw_docs], partition_key=DAY, resources=resources, instance=instance)
+        warnings = [r.user_message for r in instance.all_logs(result.run_id) if r.level == logging.WARNING]
+    assert "docs: 1 future dated docs" in warnings
