@@ -567,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"kpi-pipeline {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`kpi-pipeline sql ... | head`): it has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141  # as a command SIGPIPE ended
     except (preflight.UsageError, settings.SettingError) as exc:
         refused: Exception = exc
     except Exception as exc:

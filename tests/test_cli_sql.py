@@ -112,6 +112,21 @@ def test_a_query_error_is_one_line(warehouse: Warehouse, warehouse_url: str, tmp
     assert "no_such_table" in line
 
 
+def test_a_reader_that_stops_early_gets_its_rows_and_no_traceback(warehouse: Warehouse, warehouse_url: str) -> None:
+    """`kpi-pipeline sql ... | head`: the output fills the pipe, the reader closes it after one line."""
+    publish(warehouse)
+    many = "SELECT repeat('x', 50) AS pad, d.metric_id FROM kpi.dim_metric d, kpi.dim_metric a, kpi.dim_metric b"
+    env = {**os.environ, "KPI_WAREHOUSE_URL": warehouse_url}
+    cmd = [sys.executable, "-m", "kpi_pipeline.cli", "sql", many]
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().split()[:3] == ["pad", "|", "metric_id"]
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141
+    assert err == "", err
+
+
 def test_a_missing_duckdb_file_says_how_to_make_one(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path / 'none.duckdb'}"
     line = refusal(sql(tmp_path, "SELECT 1", KPI_WAREHOUSE_URL=url))

@@ -4,6 +4,7 @@ own process when no daemon runs, through the daemon when one does."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
 from kpi_pipeline.catalog import catalog_version, load_catalog
 from kpi_pipeline.demo import generate_dataset
@@ -129,6 +137,62 @@ def test_a_backfill_into_a_new_warehouse_publishes_the_days_another_warehouse_ha
     assert wh.scalar("SELECT count(*) FROM kpi.okr_key_results") > 0
     assert wh.scalar("SELECT count(*) FROM kpi.okr_progress") > 0
     assert "2026-07-03" in (tmp_path / "dashboard" / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_day_the_gate_holds_is_named_with_its_reason_while_the_other_days_of_the_range_publish(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    """The demo's 2026-07-02 holds a planted prompt injection: 1 of its 12 rows quarantined, over a 5% ceiling."""
+    env = instance_env(tmp_path) | {"KPI_WAREHOUSE_URL": warehouse_url, "KPI_MAX_QUARANTINE_RATE": "0.05"}
+    done = backfill(env, "2026-07-01", "2026-07-03")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert (
+        "  2026-07-02 held: quarantine rate of 2026-07-02 is 8% (1 of 12 rows), above the ceiling 5% "
+        "(KPI_MAX_QUARANTINE_RATE)"
+    ) in done.stderr.splitlines()
+    assert "1 day(s) not fully published: the same command retries them" in done.stderr
+    wh = open_warehouse(warehouse_url)
+    published = set(wh.query_df("SELECT DISTINCT day FROM kpi.fct_metric_daily")["day"].astype(str).str[:10])
+    assert published == {"2026-07-01", "2026-07-03"}  # the good days of the range published
+    quarantined = set(wh.query_df("SELECT DISTINCT day FROM kpi.metric_quarantine")["day"].astype(str).str[:10])
+    assert quarantined == {"2026-07-02"}  # the held day's rows wait there for review
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        (ranged,) = instance.get_runs(RunsFilter(tags={"dagster/asset_partition_range_start": "2026-07-01"}))
+        checks = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(ranged.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+            if e.dagster_event is not None
+        ]
+    per_day = {c.check_name: str(c.metadata["per_day"].value) for c in checks if "per_day" in c.metadata}
+    # the UI shows the held day and why in the range's check results, for the gate and for what was published
+    assert set(per_day) == {"quality_gate", "days_published"}
+    assert all("| 2026-07-02 | held |" in table and "2026-07-01" not in table for table in per_day.values())
+
+    again = backfill(env, "2026-07-01", "2026-07-03")  # resume retries only the held day
+    assert "skipping 2 day(s)" in again.stdout and again.returncode == 1
+
+
+@pytest.mark.slow
+def test_a_docs_only_dataset_with_an_empty_jira_folder_backfills_without_fake_sources(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    env = instance_env(tmp_path) | {"KPI_WAREHOUSE_URL": warehouse_url}
+    dataset = Path(env["KPI_DATASET"])
+    shutil.rmtree(dataset / "slack")  # no Slack at all
+    for page in (dataset / "jira").iterdir():  # a Jira folder with nothing in it yet
+        page.unlink()
+    done = backfill(env, "2026-07-01", "2026-07-03")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "3/3 days published" in done.stdout
+    skipped = f"slack: no source configured ({dataset} has no slack/ and KPI_SLACK_SOURCE is unset); skipped"
+    assert skipped in done.stdout + done.stderr
+    wh = open_warehouse(warehouse_url)
+    assert wh.scalar("SELECT count(*) FROM raw.slack_messages") == 0
+    assert wh.scalar("SELECT count(*) FROM raw.jira_issues") == 0  # an empty folder: empty days
+    assert wh.scalar("SELECT count(*) FROM raw.docs") > 0
+    assert wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily") > 0  # read from the docs alone
 
 
 def test_progress_counts_600_published_days_in_one_poll(tmp_path: Path, duckdb_url: str) -> None:

@@ -6,6 +6,7 @@ moves or changes one fails here with the name and what depends on it, before a b
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 from pathlib import Path
@@ -125,3 +126,57 @@ def test_one_planned_event_per_asset_for_a_ranged_run() -> None:
         "the DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS switch",
         "cli.py _lean_event_log()",
     )
+
+
+# every private Dagster name kpi_pipeline/ imports or names by class path, each checked by a test above
+GUARDED = {
+    "dagster._core.execution.backfill:BulkActionStatus",
+    "dagster._core.execution.backfill:PartitionBackfill",
+    "dagster._core.instance.ref:InstanceRef",
+    "dagster._core.launcher.sync_in_memory_run_launcher",
+    "dagster._core.remote_origin:InProcessCodeLocationOrigin",
+    "dagster._core.run_coordinator",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log:SQLITE_BUSY_TIMEOUT_SECONDS",
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log:SqliteEventLogStorage",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.sqlite_storage:DagsterSqliteStorage",
+    "dagster._core.types.loadable_target_origin:LoadableTargetOrigin",
+    "dagster._core.workspace.context:WorkspaceProcessContext",
+    "dagster._core.workspace.load_target:InProcessWorkspaceLoadTarget",
+    "dagster._daemon.backfill:execute_backfill_jobs",
+    "dagster._daemon.cli:main",
+    "dagster._daemon.controller",
+    "dagster._serdes:ConfigurableClassData",
+}
+
+
+def private_names_used(package: Path) -> dict[str, str]:
+    """`module:name` (or `module` for a module import or a class path's module) of every `dagster._*` the
+    package's code imports or names in a string, with the first file that does."""
+    found: dict[str, str] = {}
+    for path in sorted(package.rglob("*.py")):
+        where = str(path.relative_to(package.parent))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dagster._"):
+                names = [f"{node.module}:{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("dagster._")]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("dagster._"):
+                names = [node.value]
+            for name in names:
+                found.setdefault(name, where)
+    return found
+
+
+def test_no_private_dagster_name_is_used_that_is_not_listed_documented_and_checked() -> None:
+    """A new `dagster._*` import fails here until it is documented and checked; a dropped one, until unlisted."""
+    repo = Path(__file__).resolve().parents[2]
+    used = private_names_used(repo / "kpi_pipeline")
+    unlisted = [f"{where} uses {name}" for name, where in sorted(used.items()) if name not in GUARDED]
+    assert not unlisted, f"private Dagster APIs not in GUARDED here nor explained in {DOC}: {unlisted}"
+    assert sorted(GUARDED - used.keys()) == [], "no longer used: drop them from GUARDED and the doc"
+    doc = (repo / "docs" / "deployment.md").read_text(encoding="utf-8")
+    section = doc.split("## Private Dagster APIs", 1)[1].split("\n## ", 1)[0]
+    undocumented = sorted(name for name in GUARDED if name.rpartition(":")[2] not in section)
+    assert not undocumented, f"not explained in {DOC}: {undocumented}"
