@@ -151,7 +151,7 @@ def _mentions_cached(names: Names, text: str) -> tuple[Mention, ...]:
     found = tuple(
         Mention(m.start(), m.end(), True)
         for pattern, words in _patterns(names)
-        if lowered is None or all(w in lowered for w in words)
+        if lowered is None or (words[0] in lowered and all(w in lowered for w in words[1:]))
         for m in pattern.finditer(text)
     )
     if found:

@@ -66,16 +66,9 @@ def _channel_id(doc: SourceDoc) -> str:
     return doc.source_id.split(":")[1] if doc.source_id.count(":") >= 2 else ""
 
 
-def sources_for_metric(metric: Metric, docs: Sequence[SourceDoc]) -> list[SourceDoc]:
-    picked: dict[tuple[str, str | None, str], bool] = {}  # selectors read only where a doc is: once per place
-    chosen = []
-    for doc in docs:
-        place = (doc.source_type, doc.channel, _channel_id(doc) if doc.source_type == "slack" else "")
-        if place not in picked:
-            picked[place] = any(selector_matches(s, doc) for s in metric.sources)
-        if picked[place]:
-            chosen.append(doc)
-    return chosen
+def _place(doc: SourceDoc) -> tuple[str, str | None, str]:
+    """Where a doc is, all that a selector reads of it: type, channel (project, path) and Slack channel id."""
+    return doc.source_type, doc.channel, _channel_id(doc) if doc.source_type == "slack" else ""
 
 
 @lru_cache(maxsize=65_536)
@@ -166,8 +159,11 @@ def select(
             suspects = (suspected_injection(d, metrics_of_type) for d in typed)
             selection.suspected_injections.extend(s for s in suspects if s is not None)
         groups: dict[tuple[str, ...], list[Metric]] = {}
+        places = [_place(d) for d in typed]
+        at_place = dict(zip(places, typed, strict=True))  # one doc per place: selectors are matched per place
         for metric in metrics_of_type:
-            pool = tuple(d.source_id for d in sources_for_metric(metric, typed))
+            picks = {p: any(selector_matches(s, d) for s in metric.sources) for p, d in at_place.items()}
+            pool = tuple(d.source_id for d, p in zip(typed, places, strict=True) if picks[p])
             groups.setdefault(pool, []).append(metric)
         sent: set[str] = set()
         for pool_ids, metrics in groups.items():
