@@ -54,6 +54,8 @@ with open(out, "wb") as f:
     pickle.dump(frames, f)
 print(seconds, sum(len(r.slack_messages) for r in raw.values()))
 """
+# the child says where its package came from, so a pair cannot silently time one tree twice
+CHILD += "import kpi_pipeline; print(kpi_pipeline.__file__, file=sys.stderr)\n"
 
 
 def export(ref: str, into: Path) -> Path:
@@ -93,8 +95,12 @@ def measure(code: Path | None, url: str, catalog: Path, days: int, out: Path) ->
     if code is not None:
         env["PYTHONPATH"] = str(code)
     cmd = [sys.executable, "-c", CHILD, url, str(catalog), FIRST_DAY.isoformat(), str(days), str(out)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    # cwd outside any checkout: `python -c` puts the working directory first on sys.path, before PYTHONPATH
+    done = subprocess.run(cmd, env=env, cwd=out.parent, capture_output=True, text=True, check=True)
     seconds, messages = done.stdout.split()
+    origin = done.stderr.strip().splitlines()[-1]
+    if not origin.startswith(str(code or ROOT)):
+        raise SystemExit(f"the child ran {origin}, not the code under {code or ROOT}")
     return float(seconds), int(messages)
 
 
