@@ -72,15 +72,16 @@ def _place(doc: SourceDoc) -> tuple[str, str | None, str]:
 
 
 @lru_cache(maxsize=65_536)
-def _instruction_hits(text: str) -> tuple[InjectionHit, ...]:
-    """`find_injections`, once per text: selection screens every source for suspects, then again for ranking."""
+def instruction_hits(text: str) -> tuple[InjectionHit, ...]:
+    """`find_injections`, once per text: selection screens every source for suspects, then again for ranking,
+    and the offline extractor screens each sentence (most chat messages are one)."""
     return tuple(find_injections(text))
 
 
 def relevance(doc: SourceDoc, metrics: Sequence[Metric], screen: bool = True) -> float:
     """How likely `doc` states one of `metrics`: name/alias hits, weaker keyword hits, numbers that fit;
     0 for text that addresses the model, unless `screen` is off."""
-    if screen and _instruction_hits(doc.text):
+    if screen and instruction_hits(doc.text):
         return 0.0
     quantities = find_quantities(doc.text)
     fits: dict[str, list[Quantity]] = {}  # per unit: the text's numbers that convert to it
@@ -109,7 +110,7 @@ class SuspectedInjection:
 
 def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedInjection | None:
     """`doc` as a suspected injection against the `metrics` whose selectors pick it and that it names."""
-    hits = _instruction_hits(doc.text)
+    hits = instruction_hits(doc.text)
     if not hits:
         return None
     named = tuple(
