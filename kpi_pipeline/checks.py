@@ -9,7 +9,9 @@ only on what makes the whole range untrustworthy (the table's schema, duplicate 
 day): ERROR, and kpi_daily does not run. A problem confined to some days (a quarantine rate above
 `KPI_MAX_QUARANTINE_RATE`, too many unread answers, a structural problem in that day's rows) must not
 hold back the good days, so it is WARN (does not block): the days held back and why are listed one row
-per day in the `per_day` metadata table, and kpi_daily holds exactly those days back.
+per day in the `per_day` metadata table, and kpi_daily holds exactly those days back. The range is read and
+validated a month of days at a time, as kpi_daily publishes it (warehouse.publish.gate_range), so the check's
+memory does not grow with the range.
 
 The check only reads. Publishing (kpi_daily) re-applies the same gate and writes published rows and
 quarantine in one transaction per day, so the quarantine table always matches what was published.
@@ -43,10 +45,10 @@ from kpi_pipeline.insights.anomaly import (
 )
 from kpi_pipeline.insights.reads import read_series
 from kpi_pipeline.partitions import daily_partitions
-from kpi_pipeline.quality.gate import GateResult, days_markdown, held_back_markdown, run_gate
+from kpi_pipeline.quality.gate import GateResult, days_markdown, held_back_markdown
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.warehouse import WarehouseResource
-from kpi_pipeline.warehouse.publish import read_metric_values
+from kpi_pipeline.warehouse.publish import gate_range
 
 METRIC_VALUES_KEY = AssetKey("metric_values")
 
@@ -90,7 +92,7 @@ def metric_values_quality_gate(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource, catalog: CatalogResource
 ) -> AssetCheckResult:
     days = check_days(context)
-    gate = run_gate(read_metric_values(warehouse.get_warehouse(), days), catalog.load(), days)
+    gate = gate_range(warehouse.get_warehouse(), catalog.load(), days)
     held = sum(d.quarantined for d in gate.days)
     if gate.blocked:
         description = "blocked publishing of the range: " + "; ".join(gate.structural)

@@ -52,11 +52,21 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+Names = tuple[str, tuple[str, ...], str]  # what matching reads of a metric: id, aliases, description
+
+
+def names_of(metric: Metric) -> Names:
+    """The cache key of a metric's matching: hashing three strings is far cheaper than hashing the model."""
+    return metric.id, metric.aliases, metric.description
+
+
 @lru_cache(maxsize=512)
-def _patterns(metric: Metric) -> tuple[re.Pattern[str], ...]:
-    """Strong mention patterns: aliases, the id as words, the id without unit words."""
-    phrases = [a for a in metric.aliases if a.strip()]
-    id_words = [w for w in metric.id.split("_") if w]
+def _patterns(names: Names) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Strong mention patterns (aliases, the id as words, the id without unit words), each with the lower-case
+    words an ASCII text must contain for it to match (see `_ascii_lowered`)."""
+    metric_id, aliases, _ = names
+    phrases = [a for a in aliases if a.strip()]
+    id_words = [w for w in metric_id.split("_") if w]
     content = [w for w in id_words if w not in _UNIT_WORDS]
     phrases.append(" ".join(id_words))
     if len(content) >= 2 and content != id_words:
@@ -66,7 +76,7 @@ def _patterns(metric: Metric) -> tuple[re.Pattern[str], ...]:
     return tuple(p for p in (_phrase_pattern(p) for p in dict.fromkeys(phrases)) if p is not None)
 
 
-def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
+def _phrase_pattern(phrase: str) -> tuple[re.Pattern[str], tuple[str, ...]] | None:
     words = _WORD.findall(phrase)
     if not words:
         return None
@@ -74,14 +84,28 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
     if len(last) > 4 and last.lower().endswith("s") and not last.lower().endswith("ss"):
         words[-1] = last[:-1]  # "regressions" also matches "1 Regression"
     body = r"[\s_\-/]*".join(re.escape(w) for w in words)
-    return re.compile(rf"(?<![A-Za-z0-9.@]){body}(?:e?s)?(?![A-Za-z0-9])", re.IGNORECASE)
+    pattern = re.compile(rf"(?<![A-Za-z0-9.@]){body}(?:e?s)?(?![A-Za-z0-9])", re.IGNORECASE)
+    return pattern, tuple(dict.fromkeys(w.lower() for w in words))
+
+
+@lru_cache(maxsize=16_384)
+def _ascii_lowered(text: str) -> str | None:
+    """`text` in lower case when it is ASCII, else None. A pattern's words are ASCII, and in ASCII text a
+    case-insensitive match is a lower-case one, so a pattern whose words are not all in it cannot match:
+    most texts are ruled out for most metrics without running a regex. Other text runs every pattern (Unicode
+    case folding matches more than `str.lower` says)."""
+    return text.lower() if text.isascii() else None
+
+
+def description_terms(metric: Metric) -> tuple[frozenset[str], frozenset[str]]:
+    """(stems that say what the metric is, stems of the negated part that say where it is not)."""
+    return _description_terms(metric.description)
 
 
 @lru_cache(maxsize=512)
-def description_terms(metric: Metric) -> tuple[frozenset[str], frozenset[str]]:
-    """(stems that say what the metric is, stems of the negated part that say where it is not)."""
+def _description_terms(description: str) -> tuple[frozenset[str], frozenset[str]]:
     positive, negative = set(), set()
-    for clause in re.split(r"[.;,]", metric.description):
+    for clause in re.split(r"[.;,]", description):
         parts = _NEGATION.split(clause, maxsplit=1)
         positive |= _content_stems(parts[0])
         if len(parts) > 1:
@@ -93,40 +117,58 @@ def _content_stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text) if len(w) > 3 and w.lower() not in _STOPWORDS}
 
 
-@lru_cache(maxsize=512)
 def _name_word_sets(metric: Metric) -> tuple[frozenset[str], ...]:
     """Each alias and the id, as sets of stems (for matching a bag of words)."""
-    names = [*metric.aliases, " ".join(metric.id.split("_"))]
+    return _word_sets(metric.id, metric.aliases)
+
+
+@lru_cache(maxsize=512)
+def _word_sets(metric_id: str, aliases: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    names = [*aliases, " ".join(metric_id.split("_"))]
     sets = (frozenset(stem(w) for w in _WORD.findall(n) if w.lower() not in _UNIT_WORDS) for n in names)
     return tuple(s for s in sets if s)
 
 
-@lru_cache(maxsize=512)
 def vocabulary(metric: Metric) -> frozenset[str]:
     """Every stem that belongs to the metric's names or description."""
-    return frozenset().union(*_name_word_sets(metric), description_terms(metric)[0])
+    return _vocabulary(names_of(metric))
+
+
+@lru_cache(maxsize=512)
+def _vocabulary(names: Names) -> frozenset[str]:
+    metric_id, aliases, description = names
+    return frozenset().union(*_word_sets(metric_id, aliases), _description_terms(description)[0])
 
 
 def metric_mentions(metric: Metric, text: str) -> list[Mention]:
     """Where `text` names the metric: aliases or its id as words (strong), else description words (weak)."""
-    return list(_mentions_cached(metric, text))
+    return list(_mentions_cached(names_of(metric), text))
 
 
 @lru_cache(maxsize=65_536)
-def _mentions_cached(metric: Metric, text: str) -> tuple[Mention, ...]:
-    found = tuple(Mention(m.start(), m.end(), True) for p in _patterns(metric) for m in p.finditer(text))
+def _mentions_cached(names: Names, text: str) -> tuple[Mention, ...]:
+    lowered = _ascii_lowered(text)
+    found = tuple(
+        Mention(m.start(), m.end(), True)
+        for pattern, words in _patterns(names)
+        if lowered is None or (words[0] in lowered and all(w in lowered for w in words[1:]))
+        for m in pattern.finditer(text)
+    )
     if found:
         return found
-    keywords = description_terms(metric)[0]
-    hits = [(start, end, key) for start, end, key in _word_keys(text) if key in keywords]
-    if hits and len({key for _, _, key in hits}) >= min(2, len(keywords)):
-        return tuple(Mention(start, end, False) for start, end, _ in hits)
-    return ()
+    keywords = _description_terms(names[2])[0]
+    keys, present = _word_keys(text)
+    shared = keywords & present
+    if not shared or len(shared) < min(2, len(keywords)):
+        return ()
+    return tuple(Mention(start, end, False) for start, end, key in keys if key in shared)
 
 
 @lru_cache(maxsize=16_384)
-def _word_keys(text: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((m.start(), m.end(), stem(m.group(0))) for m in _WORD.finditer(text))
+def _word_keys(text: str) -> tuple[tuple[tuple[int, int, str], ...], frozenset[str]]:
+    """Each word of `text` with its stem, and the set of those stems."""
+    keys = tuple((m.start(), m.end(), stem(m.group(0))) for m in _WORD.finditer(text))
+    return keys, frozenset(key for _, _, key in keys)
 
 
 def names_metric(metric: Metric, text: str) -> bool:

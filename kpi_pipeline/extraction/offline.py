@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date
 
 from kpi_pipeline.catalog import Catalog, Metric
-from kpi_pipeline.extraction.injection import looks_like_instruction
 from kpi_pipeline.extraction.matching import Mention, cell_score, metric_mentions, stem, vocabulary, words_of
 from kpi_pipeline.extraction.numbers import (
     FUNCTION_WORDS,
@@ -45,6 +44,7 @@ from kpi_pipeline.extraction.schema import (
     MetricAnswer,
     SourceDoc,
 )
+from kpi_pipeline.extraction.selection import instruction_hits
 from kpi_pipeline.extraction.tables import Cell, Row, Table, clean, find_tables
 
 MODEL = "offline-extractor-v1"
@@ -144,6 +144,7 @@ def extract_answers(request: ExtractionRequest, catalog: Catalog) -> list[Metric
     docs = _by_time(request.sources)
     tables = [(i, doc, table) for i, doc in enumerate(docs) for table in find_tables(doc.text)]
     sentences = [s for i, doc in enumerate(docs) for s in _sentences(doc, i, _table_lines(doc, tables))]
+    sentences = [s for s in sentences if not instruction_hits(s.text)]  # never read: screened once here
     answers = []
     for metric_id in request.metric_ids:
         try:
@@ -200,8 +201,6 @@ def _distance(mention: Mention, quantity: Quantity, text: str) -> int:
 
 def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Reading]:
     text = sentence.text
-    if looks_like_instruction(text):
-        return []
     mentions = metric_mentions(metric, text)
     if not mentions:
         return []
@@ -474,7 +473,7 @@ def _corrections(metric: Metric, sentences: list[_Sentence], readings: list[_Rea
     fixed: list[_Reading] = []
     for sentence in sentences:
         text = sentence.text
-        if not _CORRECTION.search(text) or looks_like_instruction(text) or metric_mentions(metric, text):
+        if not _CORRECTION.search(text) or metric_mentions(metric, text):
             continue
         quantities = [(q, convert(q, unit)) for q in find_quantities(text)]
         negated = [c for q, c in quantities if c and _NEGATED.search(text[: q.start][-20:])]

@@ -15,11 +15,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
-from kpi_pipeline.extraction.injection import find_injections, looks_like_instruction
+from kpi_pipeline.extraction.injection import InjectionHit, find_injections
 from kpi_pipeline.extraction.matching import metric_mentions
-from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
+from kpi_pipeline.extraction.numbers import Quantity, convert, find_quantities, metric_unit
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 
 DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top
@@ -53,28 +54,43 @@ def selector_matches(selector: SourceSelector, doc: SourceDoc) -> bool:
         return True
     pattern = selector.pattern.lower()
     if doc.source_type == "slack":
-        channel_id = doc.source_id.split(":")[1] if doc.source_id.count(":") >= 2 else ""
-        return fnmatch.fnmatchcase((doc.channel or "").lower(), pattern) or channel_id.lower() == pattern
+        return fnmatch.fnmatchcase((doc.channel or "").lower(), pattern) or _channel_id(doc).lower() == pattern
     if doc.source_type == "jira":
         return fnmatch.fnmatchcase((doc.channel or "").lower(), pattern)
     path = (doc.channel or "").lower()
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern.rstrip("/") + "/*")
 
 
-def sources_for_metric(metric: Metric, docs: Sequence[SourceDoc]) -> list[SourceDoc]:
-    return [d for d in docs if any(selector_matches(s, d) for s in metric.sources)]
+def _channel_id(doc: SourceDoc) -> str:
+    """The Slack channel id in `slack:C123:1720000000.000100`."""
+    return doc.source_id.split(":")[1] if doc.source_id.count(":") >= 2 else ""
+
+
+def _place(doc: SourceDoc) -> tuple[str, str | None, str]:
+    """Where a doc is, all that a selector reads of it: type, channel (project, path) and Slack channel id."""
+    return doc.source_type, doc.channel, _channel_id(doc) if doc.source_type == "slack" else ""
+
+
+@lru_cache(maxsize=65_536)
+def instruction_hits(text: str) -> tuple[InjectionHit, ...]:
+    """`find_injections`, once per text: selection screens every source for suspects, then again for ranking,
+    and the offline extractor screens each sentence (most chat messages are one)."""
+    return tuple(find_injections(text))
 
 
 def relevance(doc: SourceDoc, metrics: Sequence[Metric], screen: bool = True) -> float:
     """How likely `doc` states one of `metrics`: name/alias hits, weaker keyword hits, numbers that fit;
     0 for text that addresses the model, unless `screen` is off."""
-    if screen and looks_like_instruction(doc.text):
+    if screen and instruction_hits(doc.text):
         return 0.0
     quantities = find_quantities(doc.text)
+    fits: dict[str, list[Quantity]] = {}  # per unit: the text's numbers that convert to it
     score = 0.0
     for metric in metrics:
         mentions = metric_mentions(metric, doc.text)
-        fitting = [q for q in quantities if convert(q, metric_unit(metric.unit)) is not None]
+        if metric.unit not in fits:
+            fits[metric.unit] = [q for q in quantities if convert(q, metric_unit(metric.unit)) is not None]
+        fitting = fits[metric.unit]
         if mentions:
             score += (3.0 if any(m.strong for m in mentions) else 1.0) + (2.0 if fitting else 0.0)
         elif fitting:
@@ -94,7 +110,7 @@ class SuspectedInjection:
 
 def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedInjection | None:
     """`doc` as a suspected injection against the `metrics` whose selectors pick it and that it names."""
-    hits = find_injections(doc.text)
+    hits = instruction_hits(doc.text)
     if not hits:
         return None
     named = tuple(
@@ -144,8 +160,11 @@ def select(
             suspects = (suspected_injection(d, metrics_of_type) for d in typed)
             selection.suspected_injections.extend(s for s in suspects if s is not None)
         groups: dict[tuple[str, ...], list[Metric]] = {}
+        places = [_place(d) for d in typed]
+        at_place = dict(zip(places, typed, strict=True))  # one doc per place: selectors are matched per place
         for metric in metrics_of_type:
-            pool = tuple(d.source_id for d in sources_for_metric(metric, typed))
+            picks = {p: any(selector_matches(s, d) for s in metric.sources) for p, d in at_place.items()}
+            pool = tuple(d.source_id for d, p in zip(typed, places, strict=True) if picks[p])
             groups.setdefault(pool, []).append(metric)
         sent: set[str] = set()
         for pool_ids, metrics in groups.items():

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -318,6 +318,27 @@ def run_gate(
         days=stats,
         max_quarantine_rate=ceiling,
         max_unread_rate=unread_ceiling,
+    )
+
+
+def merged(chunks: Iterable[GateResult]) -> GateResult:
+    """The gates of a range's chunks of days as one, for the range's check: each structural problem once, rule
+    counts summed, every day's figures and quarantined row. `publish` keeps no rows (the days' counts say what
+    publishes): read chunk by chunk, the result does not grow with the range's published rows."""
+    parts = [replace(g, publish=g.publish.iloc[:0]) for g in chunks]
+    held = [p.quarantine for p in parts if not p.quarantine.empty]  # an empty frame's dtypes would win
+    counts: dict[str, int] = {}
+    for part in parts:
+        for rule, n in part.rule_counts.items():
+            counts[rule] = counts.get(rule, 0) + n
+    return GateResult(
+        publish=parts[0].publish,
+        quarantine=pd.concat(held or [parts[0].quarantine], ignore_index=True),
+        structural=tuple(dict.fromkeys(s for p in parts for s in p.structural)),
+        rule_counts=counts,
+        days=tuple(d for p in parts for d in p.days),
+        max_quarantine_rate=parts[0].max_quarantine_rate,
+        max_unread_rate=parts[0].max_unread_rate,
     )
 
 

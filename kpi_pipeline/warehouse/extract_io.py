@@ -26,12 +26,24 @@ from kpi_pipeline.warehouse.tables import (
     Table,
 )
 
+# A day's issue states are every issue open or closed so far, so they grow with the project's age; extraction
+# reads only the issues created that day (their text is a source) and those with an event that day (a
+# comment's title and link), so only those are read. The day margin around `created_at` keeps every issue
+# created on the UTC day whatever the session's time zone; jira_docs picks the exact day.
+_ISSUES_EXTRACTION_READS = (
+    "(i.created_at >= CAST(i.day AS TIMESTAMP) - INTERVAL '1 day' "
+    "AND i.created_at < CAST(i.day AS TIMESTAMP) + INTERVAL '2 days') "
+    f"OR i.issue_key IN (SELECT e.issue_key FROM {RAW_JIRA_EVENTS.qualified} e WHERE e.day = i.day)"
+)
+
 
 def read_raw_days(wh: Warehouse, days: list[date]) -> dict[date, RawDay]:
-    """The four raw tables' rows for each day, one query per table."""
+    """The four raw tables' rows for each day that extraction reads, one query per table."""
 
     def per_day(table: Table) -> dict[date, pd.DataFrame]:
-        df = wh.query_df(f"SELECT * FROM {table.qualified} WHERE day BETWEEN ? AND ? ORDER BY day", [days[0], days[-1]])
+        where = f" AND ({_ISSUES_EXTRACTION_READS})" if table is RAW_JIRA_ISSUES else ""
+        sql = f"SELECT * FROM {table.qualified} i WHERE i.day BETWEEN ? AND ?{where} ORDER BY i.day"
+        df = wh.query_df(sql, [days[0], days[-1]])
         if df.empty:
             return {}
         df["_day"] = pd.to_datetime(df["day"]).dt.date

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from kpi_pipeline.catalog import Catalog
-from kpi_pipeline.quality.gate import GATED_TABLE, DayStats, GateResult, run_gate
+from kpi_pipeline.quality.gate import GATED_TABLE, DayStats, GateResult, merged, run_gate
 from kpi_pipeline.quality.gx_suite import LoadedSuite, load_suite, suite_path
 from kpi_pipeline.review.apply import apply_overrides
 from kpi_pipeline.review.overrides import Override
@@ -257,6 +257,22 @@ def range_duplicates(wh: Warehouse, days: Sequence[date], suite: LoadedSuite) ->
     reason = next((r.reason for r in suite.rules if r.rule == "one_row_per_metric_day"), "duplicate rows")
     keys = ", ".join(f"{m}@{d}" for m, d in zip(dupes["metric_id"][:3], dupes["day"][:3], strict=True))
     return f"one_row_per_metric_day: {reason} ({int(dupes['n'].sum())} rows, e.g. {keys})"
+
+
+def gate_range(
+    wh: Warehouse,
+    catalog: Catalog,
+    days: Sequence[date],
+    chunk_days: int = PUBLISH_CHUNK_DAYS,
+    suite: LoadedSuite | None = None,
+) -> GateResult:
+    """The gate over `days` of extract.metric_values, read and validated a chunk of days at a time as
+    `publish_range` does (a (metric_id, day) duplicate is within one day, so within one chunk): only one
+    chunk's rows are in memory, and `publish` of the result keeps none (see `quality.gate.merged`)."""
+    suite = suite or load_suite(suite_path(GATED_TABLE))
+    ordered = sorted(days)
+    chunks = (ordered[start : start + chunk_days] for start in range(0, len(ordered), chunk_days))
+    return merged(run_gate(read_metric_values(wh, chunk), catalog, chunk, suite=suite) for chunk in chunks)
 
 
 @dataclass(frozen=True)
