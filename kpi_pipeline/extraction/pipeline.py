@@ -43,6 +43,7 @@ from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction import redaction
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.periods import Period, default_period
+from kpi_pipeline.extraction.plausibility import Narrowed, narrow
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     ExtractionBackend,
@@ -130,6 +131,19 @@ def chunk_plan(days: Sequence[date], size: int, backend: ExtractionBackend) -> l
     return chunks(days, size, getattr(backend, "batch_min_days", None) or 0)  # anthropic batches from that many
 
 
+def plan_day(
+    day: date,
+    docs: Sequence[SourceDoc],
+    catalog: Catalog,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    screen: bool = True,
+) -> tuple[Selection, Narrowed]:
+    """What one day sends: the sources selection picks, and its requests narrowed to the metrics their sources
+    name (plausibility.py). The estimate plans with this too, so it prices the calls a run makes."""
+    selection = select(day, docs, catalog, token_budget, screen=screen)
+    return selection, narrow(selection.requests, catalog)
+
+
 def extract_chunks(
     days: Sequence[date],
     read: Callable[[list[date]], Mapping[date, RawDay]],
@@ -167,21 +181,21 @@ def extract_days(
     """Every day's requests in one `backend.extract` call, then grounding, synthesis and calibration per day.
     `screen=False` sends the sources the detector flags as well (see `select`): tests use it to prove the later
     layers alone."""
-    docs = {day: source_docs(day, raw) for day, raw in days.items()}
-    selections = {day: select(day, docs[day], catalog, token_budget, screen=screen) for day in days}
-    requests = [r for s in selections.values() for r in s.requests]
+    plans = {day: plan_day(day, source_docs(day, raw), catalog, token_budget, screen) for day, raw in days.items()}
+    requests = [r for _, narrowed in plans.values() for r in narrowed.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
         raise RuntimeError(f"backend {backend.name!r} returned {len(results)} results for {len(requests)} requests")
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend, calibration) for day in days}
+    return {day: _day(day, *plans[day], by_day[day], catalog, backend, calibration) for day in days}
 
 
 def _day(
     day: date,
     selection: Selection,
+    narrowed: Narrowed,
     answered: list[tuple[ExtractionRequest, ExtractionResult]],
     catalog: Catalog,
     backend: ExtractionBackend,
@@ -196,7 +210,11 @@ def _day(
             readings.append(_reading(catalog.metric(metric_id), request, answer, result))
         calls.append(_call_row(index, request, result))
     for source_type, metric_ids in selection.unasked:
-        readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
+        why = f"no relevant {source_type} source that day; not asked"
+        readings.extend(_unasked(day, source_type, metric_id, backend, why) for metric_id in metric_ids)
+    for source_type, metric_ids in narrowed.unnamed:
+        why = f"no {source_type} source sent that day names it; not asked"
+        readings.extend(_unasked(day, source_type, metric_id, backend, why) for metric_id in metric_ids)
     values = [
         _value(
             m,
@@ -310,7 +328,7 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
     )
 
 
-def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBackend) -> Reading:
+def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBackend, reasoning: str) -> Reading:
     """A metric no source of this group could speak to: abstained without spending a call."""
     return Reading(
         metric_id=metric_id,
@@ -319,7 +337,7 @@ def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBac
         value=None,
         confidence=0.0,
         model_confidence=0.0,
-        reasoning=f"no relevant {source_type} source that day; not asked",
+        reasoning=reasoning,
         backend=backend.name,
         model=backend.model,
         prompt_version=PROMPT_VERSION,
