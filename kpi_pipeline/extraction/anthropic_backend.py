@@ -11,8 +11,9 @@ transient errors are retried here with exponential backoff, jitter and a capped 
 limiter reserves the input tokens the API counts (not cache reads, for current models) and reads every
 response's `anthropic-ratelimit-*` headers (`ratelimit`).
 
-Cost controls: each metric's answer is cached on its own (`response_cache`), so a request asks only the
-metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
+Cost controls: the prompt caches the catalog and each day's sources (`prompts`), so a call pays plain input
+only for its short question; each metric's answer is cached on its own (`response_cache`), so a request asks
+only the metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
 (half price); a `budget_usd` stops the run before the call that would exceed it.
 """
 

@@ -1,6 +1,8 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
-The backend is called once with every request, so a concurrent or batching backend can overlap them.
+The backend is called once with every request, so a concurrent or batching backend can overlap them. A day's
+requests are selection's (selection.py), each asking only the metrics its sources name (plausibility.py); a
+metric asked nowhere is an abstention "not asked", without a call.
 Prompt injection is met in layers (see docs/reliability.md): sources the detector flags (`injection`) are set
 aside by selection and never reach the backend; every reading whose cited sources the detector flags, or for
 which the model reported a source as addressing it (`injection_source_ids`), is a `suspected_prompt_injection`
