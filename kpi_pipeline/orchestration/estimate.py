@@ -126,13 +126,16 @@ def estimate(
     batch_min_days: int | None = DEFAULT_BATCH_MIN_DAYS,
     cache: ResponseCache | None = None,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    prompt_cache: set[str] | None = None,
 ) -> Estimate:
     """Calls, tokens and dollars of extracting `raw_days` (as `extract_days` would) without calling a model,
     and the seed design's bill for the same days. `batch=None` decides as the backend does, from
-    `batch_min_days`; `cache` leaves out what it answers."""
+    `batch_min_days`; `cache` leaves out what it answers. `prompt_cache` holds the keys of the prompt prefixes
+    written so far, updated here: pass one set to the estimates of chunks one run extracts in turn, as the
+    backend remembers what it sent (cold, a new set, by default)."""
     prices.price(model)  # an unpriced model fails here, naming prices.yaml
     total = seed = LlmUsage()
-    prefixes: set[str] = set()
+    prefixes = prompt_cache if prompt_cache is not None else set()
     call_days: list[date] = []
     n_requests = 0
     for day, raw in sorted(raw_days.items()):
