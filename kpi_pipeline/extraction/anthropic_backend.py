@@ -11,8 +11,9 @@ transient errors are retried here with exponential backoff, jitter and a capped 
 limiter reserves the input tokens the API counts (not cache reads, for current models) and reads every
 response's `anthropic-ratelimit-*` headers (`ratelimit`).
 
-Cost controls: each metric's answer is cached on its own (`response_cache`), so a request asks only the
-metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
+Cost controls: the prompt caches the catalog and each day's sources (`prompts`), so a call pays plain input
+only for its short question; each metric's answer is cached on its own (`response_cache`), so a request asks
+only the metrics the cache cannot answer; a run over `batch_min_days` distinct days goes through one Message Batch
 (half price); a `budget_usd` stops the run before the call that would exceed it.
 """
 
@@ -40,7 +41,7 @@ from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, LlmConfig
 from kpi_pipeline.extraction.prompts import (
     Prompt,
     PromptTokens,
-    prompt_asking,
+    build_prompt,
     prompt_tokens,
     request_hash,
     split_metrics,
@@ -295,7 +296,7 @@ class AnthropicBackend:
                 answers = validate_answers(ExtractionResponse(answers=list(cached.values())), request, metrics)
                 results[index] = self._result(answers, key, LlmUsage(), 0.0, cache_hit=True)
                 continue
-            prompt = prompt_asking(request, asked, catalog.metrics)
+            prompt = build_prompt(request, asked, catalog.metrics)
             tokens = prompt_tokens(self.model, prompt)
             pending[index] = _Pending(
                 request, metrics, asked, list(cached.values()), key, prompt, tokens, self.max_tokens
@@ -312,14 +313,16 @@ class AnthropicBackend:
         return [r for r in results if r is not None]
 
     def _extract_concurrently(self, pending: dict[int, _Pending]) -> dict[int, ExtractionResult]:
-        """Concurrent calls in two waves: the first request of each sources prefix, then the others. The API's
-        prompt cache can be read only once the response that writes it has begun, so a call racing the first of
-        its prefix would pay the cache write again instead of reading it."""
+        """Concurrent calls in three waves: one call (it writes the catalog prefix every call shares), the first
+        request of each other sources prefix, then the others. The API's prompt cache can be read only once the
+        response that writes it has begun, so a call racing the first of its prefix would pay the cache write
+        again instead of reading it."""
         leaders: dict[str, int] = {}
         for index, item in pending.items():
             leaders.setdefault(item.tokens.prefix_key, index)
-        first = set(leaders.values())
-        waves = [sorted(first), [index for index in pending if index not in first]]
+        first = sorted(leaders.values())
+        led = set(first)
+        waves = [first[:1], first[1:], [index for index in pending if index not in led]]
         done: dict[int, ExtractionResult] = {}
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(pending))) as pool:
             for wave in waves:
@@ -362,11 +365,12 @@ class AnthropicBackend:
         )
 
     def _expected_usage(self, item: _Pending) -> LlmUsage:
-        """What sending `item` is expected to bill: its prefix is a cache write the first time this run sends it."""
+        """What sending `item` is expected to bill: each cached prefix (catalog, then catalog and sources) is a
+        cache write the first time this run sends it and a cache read afterwards."""
         with self._prefix_lock:
-            prefix_cached = item.tokens.prefix_key in self._prefixes_sent
-            self._prefixes_sent.add(item.tokens.prefix_key)
-        return expected_usage(item.tokens.prefix, item.tokens.question, len(item.asked), prefix_cached=prefix_cached)
+            read, written = item.tokens.cache_split(self._prefixes_sent)
+            self._prefixes_sent.update(key for key, _ in item.tokens.prefixes)
+        return expected_usage(item.tokens.question, len(item.asked), cache_read=read, cache_write=written)
 
     def _estimate_usd(self, item: _Pending, *, batch: bool) -> float:
         return self.prices.cost_usd(self.model, self._expected_usage(item), batch=batch)

@@ -153,22 +153,22 @@ class SpendGuard:
             self.calls += calls
 
 
-# Output tokens of one metric's answer, for estimates made before calling. Most answers on a day are null
+# Output tokens of one metric's answer, for estimates made before calling. Most answers on a day used to be null
 # with a one-line reason; readings add a quote, reasoning, assumptions and their period, and every answer its
 # (usually empty) injection_source_ids. Measured through the local server: 56 a metric on the demo quarter
-# before answers carried periods and injection ids (prompt 2026-12-01.1); 73 since, on the days of
-# tests/orchestration/test_estimate.py (12,822 output tokens where 56 predicted 9,838). A call adds the JSON
-# envelope.
-EXPECTED_OUTPUT_TOKENS_PER_METRIC = 73
+# before answers carried periods and injection ids (prompt 2026-12-01.1); 73 since (2026-12-01.2). Since a metric
+# is asked only where a source names it (prompt 2026-12-01.3, plausibility.py) fewer answers are null: 90 on the
+# demo quarter (40,451 output tokens over 189 calls asking 442 metrics). A call adds the JSON envelope.
+EXPECTED_OUTPUT_TOKENS_PER_METRIC = 90
 OUTPUT_TOKENS_PER_CALL = 3
 
 
-def expected_usage(prefix_tokens: int, question_tokens: int, asked: int, *, prefix_cached: bool) -> LlmUsage:
-    """The usage a call is expected to bill: the prefix is written to the prompt cache the first time it is
-    sent and read from it afterwards; the question is plain input; output as measured per metric."""
+def expected_usage(question_tokens: int, asked: int, *, cache_read: int, cache_write: int) -> LlmUsage:
+    """The usage a call is expected to bill: the cached prefixes it reads and writes (`PromptTokens.cache_split`),
+    the question as plain input, and output as measured per metric."""
     return LlmUsage(
         input_tokens=question_tokens,
-        cache_creation_input_tokens=0 if prefix_cached else prefix_tokens,
-        cache_read_input_tokens=prefix_tokens if prefix_cached else 0,
+        cache_creation_input_tokens=cache_write,
+        cache_read_input_tokens=cache_read,
         output_tokens=OUTPUT_TOKENS_PER_CALL + EXPECTED_OUTPUT_TOKENS_PER_METRIC * asked,
     )

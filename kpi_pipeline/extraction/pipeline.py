@@ -1,6 +1,8 @@
 """One day (or several) end to end, pure: raw rows -> sources -> requests -> answers -> readings -> values.
 
-The backend is called once with every request, so a concurrent or batching backend can overlap them.
+The backend is called once with every request, so a concurrent or batching backend can overlap them. A day's
+requests are selection's (selection.py), each asking only the metrics its sources name (plausibility.py); a
+metric asked nowhere is an abstention "not asked", without a call.
 Prompt injection is met in layers (see docs/reliability.md): sources the detector flags (`injection`) are set
 aside by selection and never reach the backend; every reading whose cited sources the detector flags, or for
 which the model reported a source as addressing it (`injection_source_ids`), is a `suspected_prompt_injection`
@@ -43,6 +45,7 @@ from kpi_pipeline.catalog import Catalog, Metric, catalog_version
 from kpi_pipeline.extraction import redaction
 from kpi_pipeline.extraction.grounding import INJECTION_FLAG, ground
 from kpi_pipeline.extraction.periods import Period, default_period
+from kpi_pipeline.extraction.plausibility import Narrowed, narrow
 from kpi_pipeline.extraction.schema import (
     PROMPT_VERSION,
     ExtractionBackend,
@@ -130,6 +133,19 @@ def chunk_plan(days: Sequence[date], size: int, backend: ExtractionBackend) -> l
     return chunks(days, size, getattr(backend, "batch_min_days", None) or 0)  # anthropic batches from that many
 
 
+def plan_day(
+    day: date,
+    docs: Sequence[SourceDoc],
+    catalog: Catalog,
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    screen: bool = True,
+) -> tuple[Selection, Narrowed]:
+    """What one day sends: the sources selection picks, and its requests narrowed to the metrics their sources
+    name (plausibility.py). The estimate plans with this too, so it prices the calls a run makes."""
+    selection = select(day, docs, catalog, token_budget, screen=screen)
+    return selection, narrow(selection.requests, catalog)
+
+
 def extract_chunks(
     days: Sequence[date],
     read: Callable[[list[date]], Mapping[date, RawDay]],
@@ -167,21 +183,21 @@ def extract_days(
     """Every day's requests in one `backend.extract` call, then grounding, synthesis and calibration per day.
     `screen=False` sends the sources the detector flags as well (see `select`): tests use it to prove the later
     layers alone."""
-    docs = {day: source_docs(day, raw) for day, raw in days.items()}
-    selections = {day: select(day, docs[day], catalog, token_budget, screen=screen) for day in days}
-    requests = [r for s in selections.values() for r in s.requests]
+    plans = {day: plan_day(day, source_docs(day, raw), catalog, token_budget, screen) for day, raw in days.items()}
+    requests = [r for _, narrowed in plans.values() for r in narrowed.requests]
     results = backend.extract(requests, catalog) if requests else []
     if len(results) != len(requests):
         raise RuntimeError(f"backend {backend.name!r} returned {len(results)} results for {len(requests)} requests")
     by_day: dict[date, list[tuple[ExtractionRequest, ExtractionResult]]] = {day: [] for day in days}
     for request, result in zip(requests, results, strict=True):
         by_day[request.day].append((request, result))
-    return {day: _day(day, selections[day], by_day[day], catalog, backend, calibration) for day in days}
+    return {day: _day(day, *plans[day], by_day[day], catalog, backend, calibration) for day in days}
 
 
 def _day(
     day: date,
     selection: Selection,
+    narrowed: Narrowed,
     answered: list[tuple[ExtractionRequest, ExtractionResult]],
     catalog: Catalog,
     backend: ExtractionBackend,
@@ -196,7 +212,11 @@ def _day(
             readings.append(_reading(catalog.metric(metric_id), request, answer, result))
         calls.append(_call_row(index, request, result))
     for source_type, metric_ids in selection.unasked:
-        readings.extend(_unasked(day, source_type, metric_id, backend) for metric_id in metric_ids)
+        why = f"no relevant {source_type} source that day; not asked"
+        readings.extend(_unasked(day, source_type, metric_id, backend, why) for metric_id in metric_ids)
+    for source_type, metric_ids in narrowed.unnamed:
+        why = f"no {source_type} source sent that day names it; not asked"
+        readings.extend(_unasked(day, source_type, metric_id, backend, why) for metric_id in metric_ids)
     values = [
         _value(
             m,
@@ -310,7 +330,7 @@ def _reading(metric: Metric, request: ExtractionRequest, answer: MetricAnswer, r
     )
 
 
-def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBackend) -> Reading:
+def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBackend, reasoning: str) -> Reading:
     """A metric no source of this group could speak to: abstained without spending a call."""
     return Reading(
         metric_id=metric_id,
@@ -319,7 +339,7 @@ def _unasked(day: date, source_type: str, metric_id: str, backend: ExtractionBac
         value=None,
         confidence=0.0,
         model_confidence=0.0,
-        reasoning=f"no relevant {source_type} source that day; not asked",
+        reasoning=reasoning,
         backend=backend.name,
         model=backend.model,
         prompt_version=PROMPT_VERSION,

@@ -2,8 +2,8 @@
 
 Re-running a day, or a backfill over days already extracted, must not call Claude again; neither must adding
 a metric to the catalog re-ask the metrics that were there before. So each metric's answer is stored under a
-key of model, prompt version, the request's sources and that metric's definition, and a request asks the
-model only for the metrics the cache cannot answer. Each entry is one JSON file written to a temporary name
+key of model, prompt version, the request's sources that bear on the metric and its definition, and a request
+asks the model only for the metrics the cache cannot answer. Each entry is one JSON file written to a temporary name
 and renamed into place, so concurrent runs never read half a file.
 """
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from kpi_pipeline.catalog import Catalog
 
-PROMPT_VERSION = "2026-12-01.2"  # each metric's wanted value in one sentence; answers carry their period and
-# the ids of sources that address the model (rule 9)
+PROMPT_VERSION = "2026-12-01.3"  # the catalog (every metric's wanted value and definition, no date) is a cached
+# block before the sources; the question names the day and the asked metric ids only
 # reasoning of an answer that is not the model's: the call failed (refusal, truncation, batch item lost)
 NOT_READ_PREFIX = "not read: "
 

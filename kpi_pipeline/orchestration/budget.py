@@ -54,9 +54,16 @@ def check_range_budget(
 
     if not isinstance(backend, AnthropicBackend) or backend.budget_usd is None:
         return None
+    written: set[str] = set()  # the catalog prefix is written by the first chunk's first call only
     parts = [
         estimate(
-            raw, catalog, backend.model, backend.prices, batch_min_days=backend.batch_min_days, cache=backend.cache
+            raw,
+            catalog,
+            backend.model,
+            backend.prices,
+            batch_min_days=backend.batch_min_days,
+            cache=backend.cache,
+            prompt_cache=written,
         )
         for raw in raw_chunks
     ]
@@ -69,19 +76,25 @@ def _summed(parts: list[Estimate]) -> Estimate:
     """One estimate for chunks extracted one after the other (each as the backend batches it)."""
     if len(parts) == 1:
         return parts[0]
-    usage = LlmUsage(
-        input_tokens=sum(p.usage.input_tokens for p in parts),
-        cache_creation_input_tokens=sum(p.usage.cache_creation_input_tokens for p in parts),
-        cache_read_input_tokens=sum(p.usage.cache_read_input_tokens for p in parts),
-        output_tokens=sum(p.usage.output_tokens for p in parts),
-    )
+
+    def summed(usages: list[LlmUsage]) -> LlmUsage:
+        return LlmUsage(
+            input_tokens=sum(u.input_tokens for u in usages),
+            cache_creation_input_tokens=sum(u.cache_creation_input_tokens for u in usages),
+            cache_read_input_tokens=sum(u.cache_read_input_tokens for u in usages),
+            output_tokens=sum(u.output_tokens for u in usages),
+        )
+
     return Estimate(
         model=parts[0].model,
         days=sum(p.days for p in parts),
         requests=sum(p.requests for p in parts),
         calls=sum(p.calls for p in parts),
-        usage=usage,
+        usage=summed([p.usage for p in parts]),
         batch=all(p.batch for p in parts),  # some chunks one call at a time: priced so, erring high
         cost_usd_sync=sum(p.cost_usd_sync for p in parts),
         cost_usd_batch=sum(p.cost_usd_batch for p in parts),
+        seed_calls=sum(p.seed_calls for p in parts),
+        seed_usage=summed([p.seed_usage for p in parts]),
+        cost_usd_seed=sum(p.cost_usd_seed for p in parts),
     )

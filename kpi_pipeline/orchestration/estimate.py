@@ -1,12 +1,14 @@
-"""What an extraction run would cost, before it runs: calls, tokens by kind and dollars, no model called.
+"""What an extraction run would cost, before it runs: calls, tokens by kind and dollars, no model called, beside
+the seed design's bill (one call per metric per day over all sources, no prompt cache, no batch).
 
 The requests are built exactly as the pipeline builds them (same source selection, same prompts, same
 per-metric response cache), and input tokens are counted block by block with `count_tokens`, as the local
 Anthropic server bills them. Assumptions, so the number can be judged:
 
-- Prompt cache: the run starts cold; the first call of a prefix (system prompt and one day's sources of
-  one type) writes it, later calls with the same prefix read it. The API does not cache prefixes shorter
-  than the model's minimum (1-4k tokens) and bills them as plain input: cheaper than the write counted here.
+- Prompt cache: the run starts cold; the first call writes the catalog prefix (system prompt and every
+  metric's definition), the first call of each sources prefix (one day's sources of one type) writes those
+  sources, and later calls read what was written. The API does not cache prefixes shorter than the model's
+  minimum (1-4k tokens) and bills them as plain input: cheaper than the write counted here.
 - Output: `EXPECTED_OUTPUT_TOKENS_PER_METRIC` per asked metric (see extraction/cost.py), measured on the
   demo quarter; a corpus where most metrics are stated every day produces longer answers.
 - No retries: truncated, invalid or errored calls asked again cost extra.
@@ -16,7 +18,7 @@ Anthropic server bills them. Assumptions, so the number can be judged:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
@@ -24,11 +26,11 @@ import pandas as pd
 from kpi_pipeline.catalog import Catalog
 from kpi_pipeline.extraction.cost import BUDGET_SETTING, PriceTable, expected_usage, load_prices, parse_budget
 from kpi_pipeline.extraction.llm_config import DEFAULT_BATCH_MIN_DAYS, DEFAULT_MODEL, uses_batch
-from kpi_pipeline.extraction.pipeline import RawDay, source_docs
-from kpi_pipeline.extraction.prompts import prompt_asking, prompt_tokens, split_metrics
+from kpi_pipeline.extraction.pipeline import RawDay, plan_day, source_docs
+from kpi_pipeline.extraction.prompts import build_prompt, prompt_tokens, split_metrics
 from kpi_pipeline.extraction.response_cache import ResponseCache
-from kpi_pipeline.extraction.schema import PROMPT_VERSION, LlmUsage
-from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET, select
+from kpi_pipeline.extraction.schema import PROMPT_VERSION, ExtractionRequest, LlmUsage, SourceDoc
+from kpi_pipeline.extraction.selection import DEFAULT_TOKEN_BUDGET
 from kpi_pipeline.resources.catalog import CatalogResource
 from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
@@ -42,7 +44,7 @@ from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_IS
 
 @dataclass(frozen=True)
 class Estimate:
-    """The expected cost of extracting `days` days with `model`."""
+    """The expected cost of extracting `days` days with `model`, beside the seed design's."""
 
     model: str
     days: int
@@ -52,6 +54,9 @@ class Estimate:
     batch: bool  # whether the run would go through the Message Batches API
     cost_usd_sync: float  # dollars, one call at a time
     cost_usd_batch: float  # dollars, through the Batches API
+    seed_calls: int = 0  # the seed design: one call per catalog metric per day over all the day's sources
+    seed_usage: LlmUsage = field(default_factory=LlmUsage)  # its tokens, all plain input (no prompt cache)
+    cost_usd_seed: float = 0.0  # its dollars, one call at a time
 
     @property
     def cost_usd(self) -> float:
@@ -67,21 +72,48 @@ class Estimate:
     def report(self) -> str:
         u = self.usage
         mode = "batch" if self.batch else "one call at a time"
-        return "\n".join(
-            [
-                f"estimate for {self.days} day(s) with {self.model} (no model was called):",
-                f"  requests            {self.requests:>12,}",
-                f"  answered by cache   {self.requests - self.calls:>12,}",
-                f"  calls               {self.calls:>12,}",
-                f"  input tokens        {u.input_tokens:>12,}",
-                f"  cache write tokens  {u.cache_creation_input_tokens:>12,}",
-                f"  cache read tokens   {u.cache_read_input_tokens:>12,}",
-                f"  output tokens       {u.output_tokens:>12,}",
-                f"  cost without batch  {'$' + format(self.cost_usd_sync, ',.4f'):>12}",
-                f"  cost with batch     {'$' + format(self.cost_usd_batch, ',.4f'):>12}",
-                f"  the run would go    {mode} (${self.cost_usd:,.4f})",
+        lines = [
+            f"estimate for {self.days} day(s) with {self.model} (no model was called):",
+            f"  requests            {self.requests:>12,}",
+            f"  answered by cache   {self.requests - self.calls:>12,}",
+            f"  calls               {self.calls:>12,}",
+            f"  uncached input      {u.input_tokens:>12,}  (the questions: day and metric ids)",
+            f"  cache write tokens  {u.cache_creation_input_tokens:>12,}  (catalog once, each sources prefix once)",
+            f"  cache read tokens   {u.cache_read_input_tokens:>12,}",
+            f"  output tokens       {u.output_tokens:>12,}",
+            f"  cost without batch  {'$' + format(self.cost_usd_sync, ',.4f'):>12}",
+            f"  cost with batch     {'$' + format(self.cost_usd_batch, ',.4f'):>12}",
+            f"  the run would go    {mode} (${self.cost_usd:,.4f})",
+        ]
+        if self.seed_calls:
+            ratio = f"{self.cost_usd_seed / self.cost_usd:,.1f}x" if self.cost_usd else "infinitely"
+            seed = "$" + format(self.cost_usd_seed, ",.4f")
+            lines += [
+                f"  seed design         {seed:>12}  ({self.seed_calls:,} calls: one per metric per day over all "
+                f"the day's sources, {self.seed_usage.input_tokens:,} input tokens, no cache, no batch)",
+                f"  this run is         {ratio:>12} cheaper than the seed design",
             ]
-        )
+        return "\n".join(lines)
+
+
+def _plus(total: LlmUsage, usage: LlmUsage) -> LlmUsage:
+    return LlmUsage(
+        input_tokens=total.input_tokens + usage.input_tokens,
+        cache_creation_input_tokens=total.cache_creation_input_tokens + usage.cache_creation_input_tokens,
+        cache_read_input_tokens=total.cache_read_input_tokens + usage.cache_read_input_tokens,
+        output_tokens=total.output_tokens + usage.output_tokens,
+    )
+
+
+def seed_usage(day: date, docs: Sequence[SourceDoc], catalog: Catalog) -> LlmUsage:
+    """What the seed design bills for one day: a call per catalog metric over all of the day's sources (every
+    type, no selection), the whole prompt as plain input, one metric's answer out."""
+    total = LlmUsage()
+    for metric in catalog.metrics:
+        request = ExtractionRequest(day, "all", (metric.id,), tuple(docs))
+        tokens = prompt_tokens("seed", build_prompt(request, [metric], [metric]))
+        total = _plus(total, expected_usage(tokens.prefix + tokens.question, 1, cache_read=0, cache_write=0))
+    return total
 
 
 def estimate(
@@ -94,34 +126,33 @@ def estimate(
     batch_min_days: int | None = DEFAULT_BATCH_MIN_DAYS,
     cache: ResponseCache | None = None,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    prompt_cache: set[str] | None = None,
 ) -> Estimate:
-    """Calls, tokens and dollars of extracting `raw_days` (as `extract_days` would) without calling a model.
-    `batch=None` decides as the backend does, from `batch_min_days`; `cache` leaves out what it answers."""
+    """Calls, tokens and dollars of extracting `raw_days` (as `extract_days` would) without calling a model,
+    and the seed design's bill for the same days. `batch=None` decides as the backend does, from
+    `batch_min_days`; `cache` leaves out what it answers. `prompt_cache` holds the keys of the prompt prefixes
+    written so far, updated here: pass one set to the estimates of chunks one run extracts in turn, as the
+    backend remembers what it sent (cold, a new set, by default)."""
     prices.price(model)  # an unpriced model fails here, naming prices.yaml
-    total = LlmUsage()
-    prefixes: set[str] = set()
+    total = seed = LlmUsage()
+    prefixes = prompt_cache if prompt_cache is not None else set()
     call_days: list[date] = []
     n_requests = 0
     for day, raw in sorted(raw_days.items()):
-        for request in select(day, source_docs(day, raw), catalog, token_budget).requests:
+        docs = source_docs(day, raw)
+        seed = _plus(seed, seed_usage(day, docs, catalog))
+        for request in plan_day(day, docs, catalog, token_budget)[1].requests:
             n_requests += 1
             metrics, _ = split_metrics(request, catalog.metrics)
             cached = cache.answers(model, PROMPT_VERSION, request, metrics) if cache else {}
             asked = [m for m in metrics if m.id not in cached]
             if not asked:
                 continue
-            tokens = prompt_tokens(model, prompt_asking(request, asked, catalog.metrics))
-            usage = expected_usage(
-                tokens.prefix, tokens.question, len(asked), prefix_cached=tokens.prefix_key in prefixes
-            )
-            prefixes.add(tokens.prefix_key)
+            tokens = prompt_tokens(model, build_prompt(request, asked, catalog.metrics))
+            read, written = tokens.cache_split(prefixes)
+            prefixes.update(key for key, _ in tokens.prefixes)
             call_days.append(day)
-            total = LlmUsage(
-                input_tokens=total.input_tokens + usage.input_tokens,
-                cache_creation_input_tokens=total.cache_creation_input_tokens + usage.cache_creation_input_tokens,
-                cache_read_input_tokens=total.cache_read_input_tokens + usage.cache_read_input_tokens,
-                output_tokens=total.output_tokens + usage.output_tokens,
-            )
+            total = _plus(total, expected_usage(tokens.question, len(asked), cache_read=read, cache_write=written))
     return Estimate(
         model=model,
         days=len(raw_days),
@@ -131,6 +162,9 @@ def estimate(
         batch=batch if batch is not None else uses_batch(call_days, batch_min_days),
         cost_usd_sync=prices.cost_usd(model, total),
         cost_usd_batch=prices.cost_usd(model, total, batch=True),
+        seed_calls=len(raw_days) * len(catalog.metrics),
+        seed_usage=seed,
+        cost_usd_seed=prices.cost_usd(model, seed),
     )
 
 

@@ -3,8 +3,9 @@
 It lets the real anthropic SDK (and `AnthropicBackend`) run end to end without a key or network:
 POST /v1/messages (structured output: the JSON text of `ExtractionResponse`), POST
 /v1/messages/count_tokens, and Message Batches (create, retrieve, results as JSONL). Usage is counted with
-`prompts.count_tokens` per content block; the prefix up to the last `cache_control` block is a cache write
-the first time its hash is seen and a cache read afterwards, as the real prompt cache bills it.
+`prompts.count_tokens` per content block; as the real prompt cache bills it, the longest prefix through a
+`cache_control` block (the prompt marks up to four) that was sent before is a cache read, and the rest
+through the last such block a cache write.
 
 Faults (`Faults`): latency, 429 above an RPM limit or on demand (with `retry-after`; with an RPM limit every
 messages response carries the API's `anthropic-ratelimit-requests-*` headers), a burst of 529s,
@@ -253,21 +254,26 @@ class AnthropicServer:
             )
 
     def _usage(self, model: str, body: Mapping[str, Any], output_tokens: int) -> dict[str, int]:
-        """input / cache write / cache read tokens: the prefix through the last cache_control block is cached."""
+        """input / cache write / cache read tokens, as the prompt cache bills them: the longest prefix through a
+        `cache_control` block seen before is read, the rest through the last such block written, the remainder
+        plain input."""
         blocks = _prompt_blocks(body)
+        counts = [count_tokens(text) for text, _ in blocks]
         marks = [i for i, (_, cached) in enumerate(blocks) if cached]
-        split = marks[-1] + 1 if marks else 0
-        prefix_tokens = sum(count_tokens(text) for text, _ in blocks[:split])
-        rest_tokens = sum(count_tokens(text) for text, _ in blocks[split:])
-        key = hashlib.sha256(json.dumps([model, [t for t, _ in blocks[:split]]]).encode()).hexdigest()
+        keys = [
+            hashlib.sha256(json.dumps([model, [t for t, _ in blocks[: i + 1]]]).encode()).hexdigest() for i in marks
+        ]
+        prefix_tokens = sum(counts[: marks[-1] + 1]) if marks else 0
         with self._lock:
-            seen = key in self._cached_prefixes
-            if split:
-                self._cached_prefixes.add(key)
+            read = max(
+                (sum(counts[: i + 1]) for i, key in zip(marks, keys, strict=True) if key in self._cached_prefixes),
+                default=0,
+            )
+            self._cached_prefixes.update(keys)
         return {
-            "input_tokens": rest_tokens,
-            "cache_creation_input_tokens": prefix_tokens if split and not seen else 0,
-            "cache_read_input_tokens": prefix_tokens if split and seen else 0,
+            "input_tokens": sum(counts) - prefix_tokens,
+            "cache_creation_input_tokens": prefix_tokens - read,
+            "cache_read_input_tokens": read,
             "output_tokens": output_tokens,
         }
 

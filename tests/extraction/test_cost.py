@@ -109,9 +109,9 @@ def test_without_a_budget_the_guard_only_counts() -> None:
     assert guard.spent_usd == 5.0 and guard.calls == 1
 
 
-def test_a_calls_expected_usage_writes_its_prefix_once_then_reads_it() -> None:
-    first = expected_usage(1000, 200, 3, prefix_cached=False)
-    later = expected_usage(1000, 200, 3, prefix_cached=True)
+def test_a_calls_expected_usage_bills_the_cache_split_it_is_given_and_output_by_asked_metric() -> None:
+    first = expected_usage(200, 3, cache_read=0, cache_write=1000)
+    later = expected_usage(200, 3, cache_read=600, cache_write=400)  # the catalog read, the day's sources written
     assert (first.cache_creation_input_tokens, first.cache_read_input_tokens, first.input_tokens) == (1000, 0, 200)
-    assert (later.cache_creation_input_tokens, later.cache_read_input_tokens, later.input_tokens) == (0, 1000, 200)
+    assert (later.cache_creation_input_tokens, later.cache_read_input_tokens, later.input_tokens) == (400, 600, 200)
     assert first.output_tokens == later.output_tokens == OUTPUT_TOKENS_PER_CALL + 3 * EXPECTED_OUTPUT_TOKENS_PER_METRIC

@@ -280,6 +280,22 @@ def test_a_day_without_sources_makes_no_call_and_abstains() -> None:
     assert len(result.candidates) == 3 + 3 + 2  # every metric x its source types, all abstained
 
 
+def test_a_metric_no_source_of_a_request_names_is_not_asked_and_abstains_without_a_call() -> None:
+    result = extract_day(
+        DAY, RawDay(slack_messages=slack_rows(DAY, (9, "error rate is 4.0% today"))), CATALOG, CountingBackend()
+    )
+    asked = [json.loads(ids) for ids in result.calls["metric_ids"]]
+    assert asked == [["api_error_rate"]]  # p95 and NPS: a number fits their units, but nothing names them
+    candidates = result.candidates
+    unnamed = candidates[
+        candidates["metric_id"].isin(["p95_latency_ms", "nps"]) & (candidates["source_type"] == "slack")
+    ]
+    assert len(unnamed) == 2 and (unnamed["reasoning"] == "no slack source sent that day names it; not asked").all()
+    values = result.values.set_index("metric_id")
+    assert values.loc["api_error_rate", "value"] == 4.0
+    assert values.loc["p95_latency_ms", "status"] == values.loc["nps", "status"] == "abstained"
+
+
 def test_backend_returning_the_wrong_number_of_results_is_an_error() -> None:
     class Broken(CountingBackend):
         def extract(self, requests: Sequence[ExtractionRequest], catalog: Catalog) -> list[ExtractionResult]:

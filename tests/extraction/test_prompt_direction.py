@@ -35,12 +35,12 @@ REQUEST = ExtractionRequest(
 
 
 def _sent_directions() -> dict[str, str]:
-    prompt = build_prompt(
-        REQUEST, [CATALOG.metric("churn"), CATALOG.metric("p95_latency_ms")], [CATALOG.metric("signups")]
+    prompt = build_prompt(REQUEST, [CATALOG.metric("churn"), CATALOG.metric("p95_latency_ms")], CATALOG.metrics)
+    catalog_block = prompt.user_blocks[0]["text"]
+    specs = json.loads(
+        catalog_block[catalog_block.find(METRICS_OPEN) + len(METRICS_OPEN) : catalog_block.rfind(METRICS_CLOSE)]
     )
-    question = prompt.user_blocks[-1]["text"]
-    spec = json.loads(question[question.find(METRICS_OPEN) + len(METRICS_OPEN) : question.rfind(METRICS_CLOSE)])
-    return {m["id"]: m["direction"] for m in [*spec["metrics"], *spec["other_metrics"]]}
+    return {m["id"]: m["direction"] for m in specs}
 
 
 def test_the_prompt_sends_the_written_or_inferred_direction_and_unknown_otherwise() -> None:
@@ -52,6 +52,10 @@ def test_the_prompt_sends_the_written_or_inferred_direction_and_unknown_otherwis
 
 
 def test_an_unknown_direction_survives_the_round_trip_through_the_local_server_format() -> None:
-    prompt = build_prompt(REQUEST, [CATALOG.metric("churn"), CATALOG.metric("p95_latency_ms")])
+    prompt = build_prompt(REQUEST, [CATALOG.metric("churn"), CATALOG.metric("p95_latency_ms")], CATALOG.metrics)
     _, metrics = parse_request(json.loads(json.dumps(prompt.messages)))
-    assert {m.id: m.direction for m in metrics} == {"churn": "lower_is_better", "p95_latency_ms": "unknown"}
+    assert {m.id: m.direction for m in metrics} == {
+        "churn": "lower_is_better",
+        "p95_latency_ms": "unknown",
+        "signups": "higher_is_better",
+    }

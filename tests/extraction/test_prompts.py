@@ -1,4 +1,5 @@
-"""The extraction prompt: rules first, one day's sources as a cached prefix, the metrics last; parseable back."""
+"""The extraction prompt: rules, the catalog and one day's sources as cached prefixes, a short question last;
+parseable back."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from kpi_pipeline.extraction.prompts import (
     build_prompt,
     count_tokens,
     parse_request,
-    prompt_asking,
     prompt_tokens,
     request_hash,
     split_metrics,
@@ -73,8 +73,13 @@ def request(metric_ids: tuple[str, ...] = ("api_error_rate", "p95_latency_ms")) 
 
 
 def prompt_for(req: ExtractionRequest) -> Prompt:
-    asked, others = split_metrics(req, catalog().metrics)
-    return build_prompt(req, asked, others)
+    asked, _ = split_metrics(req, catalog().metrics)
+    return build_prompt(req, asked, catalog().metrics)
+
+
+def spec_of(block: str) -> list[dict[str, object]]:
+    specs: list[dict[str, object]] = json.loads(block[block.index("<metrics>") + 9 : block.rindex("</metrics>")])
+    return specs
 
 
 def test_the_system_prompt_says_sources_are_data_and_how_to_answer() -> None:
@@ -90,32 +95,32 @@ def test_the_model_is_asked_to_report_the_sources_that_address_it_in_the_output_
     assert schema["$defs"]["MetricAnswer"]["properties"]["injection_source_ids"]["type"] == "array"
 
 
-def test_the_question_states_each_asked_metrics_wanted_value_in_one_sentence() -> None:
-    question = prompt_for(request()).user_blocks[-1]["text"]
-    day = date(2026, 7, 1)
-    for metric in catalog().metrics[:2]:
-        sentence = wanted_value(metric, day)
-        assert f"- {metric.id}: {sentence}" in question
+def test_the_catalog_block_states_every_metrics_wanted_value_in_one_sentence_naming_no_date() -> None:
+    catalog_block = prompt_for(request()).user_blocks[0]["text"]
+    for metric in catalog().metrics:  # the asked ones and the others alike
+        sentence = wanted_value(metric)
+        assert f"- {metric.id}: {sentence}" in catalog_block
         assert sentence.count(". ") == 0 and sentence.endswith(".")
-    assert "signups:" not in question  # context metrics are not asked
+    assert "2026" not in catalog_block  # the same block on every day: it stays prompt-cached
+    assert [m["id"] for m in spec_of(catalog_block)] == ["api_error_rate", "p95_latency_ms", "signups"]
 
 
 @pytest.mark.parametrize(
     ("entry", "fragments"),
     [
-        ({}, ["the level of m at a moment", "most recently stated", "2026-07-04", "whichever moment"]),
+        ({}, ["the level of m at a moment", "most recently stated", "of the day asked", "whichever moment"]),
         ({"kind": "flow"}, ["m over one day", "most recently stated", "for whichever day it covers"]),
         ({"kind": "flow", "window": "rolling_7d"}, ["over the 7 days up to and including a day", "whichever 7 days"]),
         ({"kind": "flow", "window": "week"}, ["over one calendar week (Monday to Sunday)"]),
         (
             {"kind": "flow", "series_rule": "by_period"},
-            ["m over one day", "the latest period", "ending on 2026-07-04 when stated", "yesterday"],
+            ["m over one day", "the latest period", "ending on the day asked when stated", "yesterday"],
         ),
     ],
 )
 def test_the_wanted_value_follows_kind_window_and_series_rule(entry: dict[str, str], fragments: list[str]) -> None:
     metric = parse_catalog({"metrics": [{"id": "m", "description": "d", "unit": "count", **entry}]}).metric("m")
-    sentence = wanted_value(metric, date(2026, 7, 4))
+    sentence = wanted_value(metric)
     for fragment in fragments:
         assert fragment in sentence, sentence
 
@@ -129,39 +134,52 @@ def test_no_rule_sends_a_value_of_another_period_two_ways_and_null_answers_have_
     assert "period_start and period_end" in SYSTEM_PROMPT and "observed_at" in SYSTEM_PROMPT
 
 
-def test_sources_come_first_each_with_its_id_and_only_the_last_is_a_cache_breakpoint() -> None:
+def test_the_catalog_then_the_sources_are_cached_prefixes_each_ending_at_a_breakpoint() -> None:
     blocks = prompt_for(request()).user_blocks
-    intro, first, second, question = blocks
+    catalog_block, intro, first, second, question = blocks
+    assert "<metrics>" in catalog_block["text"] and "The metric catalog" in catalog_block["text"]
     assert "slack" in intro["text"] and "2026-07-01" in intro["text"]
     assert "slack:C1:1720000000.000100" in first["text"] and SOURCES[0].text in first["text"]
     assert "slack:C1:1720000100.000200" in second["text"] and SOURCES[1].text in second["text"]
-    assert [("cache_control" in b) for b in blocks] == [False, False, True, False]
-    assert second["cache_control"] == {"type": "ephemeral"}
-    assert "<metrics>" in question["text"]
+    assert [("cache_control" in b) for b in blocks] == [True, False, False, True, False]
+    assert catalog_block["cache_control"] == second["cache_control"] == {"type": "ephemeral"}
+    assert "<question>" in question["text"]
 
 
-def test_the_question_names_each_metric_with_unit_aliases_and_range() -> None:
+def test_the_question_names_the_day_and_the_asked_metric_ids_only_and_is_short() -> None:
     question = prompt_for(request()).user_blocks[-1]["text"]
-    spec = json.loads(question[question.index("<metrics>") + len("<metrics>") : question.rindex("</metrics>")])
-    error_rate = spec["metrics"][0]
+    ask = json.loads(question[question.index("<question>") + 10 : question.rindex("</question>")])
+    assert ask == {"day": "2026-07-01", "source_type": "slack", "metric_ids": ["api_error_rate", "p95_latency_ms"]}
+    assert "signups" not in question and "<metrics>" not in question  # no definition after the breakpoints
+    assert count_tokens(question) < 100
+
+
+def test_the_catalog_block_defines_each_metric_with_unit_aliases_and_range() -> None:
+    specs = spec_of(prompt_for(request()).user_blocks[0]["text"])
+    error_rate = specs[0]
     assert error_rate["id"] == "api_error_rate" and error_rate["unit"] == "percent"
     assert error_rate["aliases"] == ["error rate", "5xx rate"]
     assert error_rate["validation"] == {"min": 0, "max": 100}
-    assert [m["id"] for m in spec["metrics"]] == ["api_error_rate", "p95_latency_ms"]
-    assert [m["id"] for m in spec["other_metrics"]] == ["signups"]
 
 
-def test_the_sources_prefix_is_identical_whatever_metrics_are_asked() -> None:
+def test_the_catalog_prefix_is_identical_on_every_day_and_the_sources_prefix_whatever_is_asked() -> None:
     one = prompt_for(request(("api_error_rate",)))
     other = prompt_for(request(("signups", "p95_latency_ms")))
-    assert one.system == other.system
+    next_day = prompt_for(ExtractionRequest(date(2026, 7, 2), "docs", ("signups",), SOURCES[:1]))
+    assert one.system == other.system == next_day.system
+    assert one.user_blocks[0] == next_day.user_blocks[0]
     assert one.user_blocks[:-1] == other.user_blocks[:-1]
     assert one.user_blocks[-1] != other.user_blocks[-1]
 
 
-def test_without_sources_the_breakpoint_sits_on_the_intro() -> None:
+def test_without_sources_the_second_breakpoint_sits_on_the_intro() -> None:
     blocks = prompt_for(ExtractionRequest(date(2026, 7, 1), "docs", ("signups",), ())).user_blocks
-    assert len(blocks) == 2 and blocks[0]["cache_control"] == {"type": "ephemeral"}
+    assert len(blocks) == 3 and blocks[0]["cache_control"] == blocks[1]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_a_prompt_refuses_an_asked_metric_missing_from_its_catalog() -> None:
+    with pytest.raises(KeyError, match="signups"):
+        build_prompt(request(("signups",)), [catalog().metric("signups")], catalog().metrics[:2])
 
 
 def test_parse_request_gives_back_the_request_and_metric_definitions() -> None:
@@ -180,6 +198,9 @@ def test_parse_request_rejects_a_prompt_of_another_shape() -> None:
         parse_request([{"role": "user", "content": "What is 2 + 2?"}])
     with pytest.raises(PromptFormatError, match="metrics"):
         parse_request([{"role": "user", "content": [{"type": "text", "text": "no question here"}]}])
+    blocks = prompt_for(request()).user_blocks
+    with pytest.raises(PromptFormatError, match="question"):
+        parse_request([{"role": "user", "content": blocks[:-1]}])
 
 
 def test_request_hash_is_stable_and_changes_with_everything_the_request_covers() -> None:
@@ -218,26 +239,44 @@ def test_an_answer_key_depends_on_its_metric_and_the_sources_but_not_on_the_rest
     assert base not in variants and len(variants) == 6
 
 
-def test_a_prompt_asking_some_metrics_lists_the_rest_of_the_catalog_as_context_over_the_same_prefix() -> None:
-    req = request(("api_error_rate", "p95_latency_ms"))
-    only_latency = prompt_asking(req, [catalog().metric("p95_latency_ms")], catalog().metrics)
-    question = only_latency.user_blocks[-1]["text"]
-    spec = json.loads(question[question.index("<metrics>") + len("<metrics>") : question.rindex("</metrics>")])
-    assert [m["id"] for m in spec["metrics"]] == ["p95_latency_ms"]
-    assert [m["id"] for m in spec["other_metrics"]] == ["api_error_rate", "signups"]
-    assert only_latency.user_blocks[:-1] == prompt_for(req).user_blocks[:-1]
-    assert prompt_asking(req, split_metrics(req, catalog().metrics)[0], catalog().metrics) == prompt_for(req)
+def test_a_source_sent_only_for_another_metric_leaves_the_answer_key_and_one_that_bears_on_it_changes_it() -> None:
+    error_rate = catalog().metric("api_error_rate")
+    req = request()
+    base = answer_key(MODEL, PROMPT_VERSION, req, error_rate)
+    at = datetime(2026, 7, 1, 11, tzinfo=UTC)
+    latency_only = SourceDoc("slack", "slack:C1:1720000200.000300", "Checkout p95 latency is fine again.", at)
+    restated = SourceDoc("slack", "slack:C1:1720000300.000400", "Correction: 2.9% was the real figure.", at)
+    with_latency = ExtractionRequest(req.day, "slack", req.metric_ids, (*SOURCES, latency_only))
+    with_restated = ExtractionRequest(req.day, "slack", req.metric_ids, (*SOURCES, restated))
+    assert answer_key(MODEL, PROMPT_VERSION, with_latency, error_rate) == base  # names another metric, no percent
+    assert answer_key(MODEL, PROMPT_VERSION, with_restated, error_rate) != base  # a percent: it could correct it
+    latency = catalog().metric("p95_latency_ms")
+    assert answer_key(MODEL, PROMPT_VERSION, with_latency, latency) != answer_key(MODEL, PROMPT_VERSION, req, latency)
 
 
-def test_prompt_tokens_split_the_cached_prefix_from_the_question_block_by_block() -> None:
+def test_prompt_tokens_count_each_cached_prefix_through_its_breakpoint_and_the_question_after() -> None:
     prompt = prompt_for(request())
     tokens = prompt_tokens(MODEL, prompt)
-    *prefix_blocks, question = prompt.user_blocks
-    assert tokens.prefix == sum(count_tokens(b["text"]) for b in [*prompt.system, *prefix_blocks])
+    system, (catalog_block, *source_blocks, question) = prompt.system, prompt.user_blocks
+    catalog_tokens = count_tokens(system[0]["text"]) + count_tokens(catalog_block["text"])
+    assert [n for _, n in tokens.prefixes] == [
+        catalog_tokens,
+        catalog_tokens + sum(count_tokens(b["text"]) for b in source_blocks),
+    ]
     assert tokens.question == count_tokens(question["text"])
     other_question = prompt_tokens(MODEL, prompt_for(request(("signups",))))
-    assert other_question.prefix_key == tokens.prefix_key  # same sources: the same cache entry
-    assert prompt_tokens("claude-haiku-5-5", prompt).prefix_key != tokens.prefix_key
+    assert other_question.prefixes == tokens.prefixes  # same sources: the same cache entries
+    other_day = prompt_tokens(MODEL, prompt_for(ExtractionRequest(date(2026, 7, 2), "slack", ("signups",), SOURCES)))
+    assert other_day.prefixes[0] == tokens.prefixes[0] and other_day.prefix_key != tokens.prefix_key
+    assert prompt_tokens("claude-haiku-5-5", prompt).prefixes[0][0] != tokens.prefixes[0][0]
+
+
+def test_the_longest_cached_prefix_is_read_and_the_rest_through_the_last_breakpoint_written() -> None:
+    tokens = prompt_tokens(MODEL, prompt_for(request()))
+    (catalog_key, catalog_tokens), (sources_key, all_tokens) = tokens.prefixes
+    assert tokens.cache_split(set()) == (0, all_tokens)
+    assert tokens.cache_split({catalog_key}) == (catalog_tokens, all_tokens - catalog_tokens)
+    assert tokens.cache_split({catalog_key, sources_key}) == (all_tokens, 0)
 
 
 def test_split_metrics_refuses_a_metric_missing_from_the_catalog() -> None:
@@ -257,4 +296,4 @@ def test_docs_catalog_quotes_the_wanted_sentences_the_prompt_sends() -> None:
         {"metrics": [{"id": "signup_conversion", "description": "d", "unit": "percent", "kind": "flow"}]}
     ).metric("signup_conversion")
     for rule in ("as_reported", "by_period"):
-        assert wanted_value(metric.model_copy(update={"series_rule": rule}), date(2026, 7, 4)) in text
+        assert wanted_value(metric.model_copy(update={"series_rule": rule})) in text

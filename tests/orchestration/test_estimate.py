@@ -132,15 +132,31 @@ def test_requests_the_response_cache_answers_cost_nothing(
     assert estimate(first_five, catalog, MODEL, load_prices(), cache=cache).cost_usd == 0
 
 
-def test_the_report_shows_calls_tokens_by_kind_and_dollars_with_and_without_batch() -> None:
+def test_the_report_shows_calls_tokens_by_kind_and_dollars_with_and_without_batch_beside_the_seed_design() -> None:
     usage = LlmUsage(
         input_tokens=605_141, cache_creation_input_tokens=219_801, cache_read_input_tokens=410_797, output_tokens=91_000
     )
-    planned = Estimate(MODEL, 92, 470, 463, usage, batch=True, cost_usd_sync=2.75, cost_usd_batch=1.375)
+    seed = LlmUsage(input_tokens=16_000_000, output_tokens=100_000)
+    planned = Estimate(
+        MODEL, 92, 470, 463, usage, True, 2.75, 1.375, seed_calls=1104, seed_usage=seed, cost_usd_seed=33
+    )
     text = planned.report()
     for shown in ("92 day(s)", MODEL, "463", "605,141", "219,801", "410,797", "91,000", "$2.7500", "$1.3750"):
         assert shown in text
     assert "would go    batch ($1.3750)" in text
+    assert "$33.0000  (1,104 calls" in text and "16,000,000 input tokens" in text
+    assert "24.0x cheaper than the seed design" in text
+
+
+def test_the_seed_design_is_one_uncached_call_per_metric_per_day_over_all_of_its_sources(
+    ten_days: dict[date, RawDay], catalog: Catalog
+) -> None:
+    planned = estimate(ten_days, catalog, MODEL, load_prices())
+    assert planned.seed_calls == 10 * len(catalog.metrics)
+    assert planned.seed_usage.cache_read_input_tokens == planned.seed_usage.cache_creation_input_tokens == 0
+    assert planned.seed_usage.input_tokens > 10 * planned.input_tokens  # every source, every metric, every time
+    assert planned.cost_usd_seed == pytest.approx(load_prices().cost_usd(MODEL, planned.seed_usage))
+    assert planned.cost_usd_seed > 40 * planned.cost_usd_batch  # the goal of issue #16, on ten demo days
 
 
 # -- where the raw days come from -----------------------------------------------------------------------------
