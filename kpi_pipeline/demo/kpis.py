@@ -412,5 +412,5 @@ def true_series(
                 value -= 0.25
         if k.id == "uptime_percent":
             value = min(value, 99.99)
-        series[day] = snap(max(value, k.grain), k.grain)
+        series[day] = snap(min(max(value, k.grain), k.max_value), k.grain)
     return series

@@ -45,7 +45,7 @@ EXTRA_KPIS: tuple[KpiDef, ...] = (
         "percent",
         86,
         94,
-        0.03,
+        0.01,
         0.1,
         95,
         "deploys",
