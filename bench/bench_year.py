@@ -89,14 +89,15 @@ def size_mib(path: Path) -> float:
 
 def step_seconds(home: Path) -> dict[str, tuple[float, str]]:
     """Each step's seconds from its STEP_START to its STEP_SUCCESS (or failure, or the last event it wrote when
-    the run was stopped), from the instance's event log."""
+    the run was stopped), from the instance's event log, with "done", or the step's last progress line."""
     from dagster import DagsterInstance
 
     steps: dict[str, tuple[float, str]] = {}
     begun: dict[str, float] = {}
     with DagsterInstance.from_config(str(home)) as instance:
         for run in instance.get_runs():
-            events = [e for e in instance.all_logs(run.run_id) if e.step_key and e.dagster_event]
+            logged = [e for e in instance.all_logs(run.run_id) if e.step_key]
+            events = [e for e in logged if e.dagster_event]
             for key in dict.fromkeys(e.step_key for e in events if e.step_key):
                 stamps: dict[str, float] = {}  # event type -> its first timestamp in this step
                 for e in events:
@@ -105,7 +106,8 @@ def step_seconds(home: Path) -> dict[str, tuple[float, str]]:
                 if "STEP_START" not in stamps:
                     continue
                 ended = stamps.get("STEP_SUCCESS") or stamps.get("STEP_FAILURE")
-                status = "done" if "STEP_SUCCESS" in stamps else "failed" if ended else "running"
+                progress = [e.user_message for e in logged if e.step_key == key and not e.dagster_event]
+                status = "done" if "STEP_SUCCESS" in stamps else f"stopped after: {(progress or ['-'])[-1][:80]}"
                 last = ended or max(e.timestamp for e in events if e.step_key == key)
                 steps[key] = (last - stamps["STEP_START"], status)
                 begun[key] = stamps["STEP_START"]
@@ -197,8 +199,12 @@ def run(args: argparse.Namespace, root: Path) -> int:
     print(f"{'step':<40} {'quarter s':>10} {'year s':>10}")
     for step in dict.fromkeys([*q["steps"], *y["steps"]]):
         cells = [f"{r['steps'][step][0]:>10.1f}" if step in r["steps"] else f"{'-':>10}" for r in (q, y)]
-        running = " (stopped while running)" if y["steps"].get(step, (0, ""))[1] == "running" else ""
-        print(f"{step:<40} {cells[0]} {cells[1]}{running}")
+        notes = [
+            f"{name} {r['steps'][step][1]}"
+            for name, r in results.items()
+            if r["steps"].get(step, (0, "done"))[1] != "done"
+        ]
+        print(f"{step:<40} {cells[0]} {cells[1]}  {'; '.join(notes)}".rstrip())
     return 0 if all(r["rc"] == 0 for r in results.values()) else 1
 
 
