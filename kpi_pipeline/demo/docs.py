@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from kpi_pipeline.demo.company import Company, Person
-from kpi_pipeline.demo.kpis import KPIS, quarter_days
+from kpi_pipeline.demo.more_kpis import ALL_KPIS
 from kpi_pipeline.demo.phrasing import PhrasingSet
 from kpi_pipeline.demo.plan import Plan, Statement
 from kpi_pipeline.demo.slack import CUSTOMERS, FEATURES, SERVICES
@@ -39,7 +39,7 @@ CAUSES = (
     "a bad config push to {service}",
     "a noisy neighbour on the {service} database host",
 )
-ORDER = {k.id: i for i, k in enumerate(KPIS)}
+ORDER = {k.id: i for i, k in enumerate(ALL_KPIS)}
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class DocsWriter:
             for day in days:
                 self._write(*self._doc(place, day, rng), rng.choice(leaders), day)
                 files += 1
-        for day in quarter_days():
+        for day in self.plan.days:
             if day.weekday() == 1:
                 self._write(
                     f"notes/{day.isoformat()}-eng-sync.md",

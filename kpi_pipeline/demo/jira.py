@@ -12,17 +12,17 @@ import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kpi_pipeline.demo.company import JIRA_SITE, Company, JiraProject, Person
-from kpi_pipeline.demo.kpis import QUARTER_START
+from kpi_pipeline.demo.kpis import QUARTER_DAYS
 from kpi_pipeline.demo.plan import Plan, Statement
 from kpi_pipeline.demo.slack import CUSTOMERS, FEATURES, SERVICES
 
 PAGE_SIZE = 100
-ISSUES_PER_SCALE = 600
+ISSUES_PER_SCALE = 600  # filler issues per scale step and quarter (92 days)
 EXPORTED_AT = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 FIRST_ISSUE_ID = 10001
 STORY_POINTS = "customfield_10016"
@@ -161,9 +161,11 @@ class Sprint:
         return out
 
 
-def _sprints(project: JiraProject, index: int) -> list[Sprint]:
-    """Two-week sprints from mid-June into October, per project board."""
+def _sprints(project: JiraProject, index: int, first_day: date) -> list[Sprint]:
+    """Two-week sprints per project board into October, the first starting two weeks or more before `first_day`
+    (mid-June for the demo quarter)."""
     first = datetime(2026, 6, 15, 9, tzinfo=UTC)
+    earlier = -(-(first.date() - first_day + timedelta(days=16)).days // 14)  # sprints before mid-June
     return [
         Sprint(
             100 * (index + 1) + n,
@@ -172,7 +174,7 @@ def _sprints(project: JiraProject, index: int) -> list[Sprint]:
             first + timedelta(weeks=2 * n),
             first + timedelta(weeks=2 * n + 2),
         )
-        for n in range(9)
+        for n in range(-max(0, earlier), 9)
     ]
 
 
@@ -306,13 +308,14 @@ class JiraWriter:
         self.out = out
         self.company = company
         self.seed = seed
-        self.filler_issues = ISSUES_PER_SCALE * scale
+        self.days = plan.days
+        self.filler_issues = ISSUES_PER_SCALE * scale * len(plan.days) // QUARTER_DAYS
         self.planted: dict[str, list[Statement]] = defaultdict(list)
         for plant in plan.plants:
             for s in plant.statements:
                 if s.source_type == "jira":
                     self.planted[s.place].append(s)
-        self.sprints = {p.key: _sprints(p, i) for i, p in enumerate(company.projects)}
+        self.sprints = {p.key: _sprints(p, i, plan.days[0]) for i, p in enumerate(company.projects)}
 
     def write(self) -> JiraStats:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -344,7 +347,7 @@ class JiraWriter:
         ops = self.company.projects[0]
         platform = self.company.team("platform")
         for n, (key, (issue_type, summary, description)) in enumerate(TRACKING_ISSUES.items()):
-            created = datetime.combine(QUARTER_START - timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=9)
+            created = datetime.combine(self.days[0] - timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=9)
             issue = _Issue(
                 FIRST_ISSUE_ID + n,
                 key,
@@ -375,7 +378,8 @@ class JiraWriter:
     def _filler_issue(self, issue_id: int, key: str, project: JiraProject, rng: random.Random) -> _Issue:
         team = self.company.team(project.team)
         issue_type = rng.choices(list(SUMMARIES), (45, 30, 25))[0]
-        created = datetime(2026, 6, 20, tzinfo=UTC) + timedelta(seconds=rng.randrange(0, 100 * 86400))
+        opened_from = datetime.combine(self.days[0] - timedelta(days=11), datetime.min.time(), UTC)
+        created = opened_from + timedelta(seconds=rng.randrange(0, (len(self.days) + 8) * 86400))
         reporter = rng.choice(team)
         assignee = rng.choice(team) if rng.random() < 0.85 else None
         priority = rng.choices(PRIORITIES, (5, 20, 55, 20))[0]

@@ -19,6 +19,7 @@ import yaml
 QUARTER = "2026-Q3"
 QUARTER_START = date(2026, 7, 1)
 QUARTER_END = date(2026, 9, 30)
+QUARTER_DAYS = (QUARTER_END - QUARTER_START).days + 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class KpiDef:
     doc_places: tuple[str, ...] = ()  # kinds of docs that always report it (status, review, survey, postmortem)
     min_confidence: float | None = None
     tolerance: float | None = None
+    # what a day's value is (docs/catalog.md "Time"): a snapshot, or a flow over its window
+    kind: str = "flow"
+    window: str | None = "day"
 
 
 KPIS: tuple[KpiDef, ...] = (
@@ -107,6 +111,8 @@ KPIS: tuple[KpiDef, ...] = (
         "growth",
         0.2,
         doc_places=("status", "review"),
+        kind="flow",
+        window="rolling_7d",
     ),
     KpiDef(
         "signup_conversion",
@@ -146,6 +152,8 @@ KPIS: tuple[KpiDef, ...] = (
         0.04,
         doc_places=("survey",),
         min_confidence=0.8,
+        kind="snapshot",
+        window=None,
     ),
     KpiDef(
         "mrr_usd",
@@ -165,6 +173,8 @@ KPIS: tuple[KpiDef, ...] = (
         "finance",
         0.15,
         doc_places=("review",),
+        kind="snapshot",
+        window=None,
     ),
     KpiDef(
         "deploys_per_day",
@@ -205,6 +215,8 @@ KPIS: tuple[KpiDef, ...] = (
         "OPS-1",
         0.1,
         ("postmortem",),
+        kind="flow",
+        window="rolling_30d",
     ),
     KpiDef(
         "open_p1_bugs",
@@ -226,6 +238,8 @@ KPIS: tuple[KpiDef, ...] = (
         "OPS-2",
         0.3,
         tolerance=0.0,
+        kind="snapshot",
+        window=None,
     ),
     KpiDef(
         "uptime_percent",
@@ -248,6 +262,8 @@ KPIS: tuple[KpiDef, ...] = (
         0.1,
         ("status",),
         min_confidence=0.8,
+        kind="flow",
+        window="rolling_7d",
     ),
     KpiDef(
         "customer_churn_rate",
@@ -267,6 +283,8 @@ KPIS: tuple[KpiDef, ...] = (
         "finance",
         0.08,
         doc_places=("review",),
+        kind="flow",
+        window="rolling_30d",
     ),
     KpiDef(
         "support_first_response_minutes",
@@ -330,39 +348,15 @@ CATALOG_HEADER = (
 )
 
 
-# what each demo metric's daily value is (docs/catalog.md "Time"): (kind, window of a flow)
-TIME_SEMANTICS: dict[str, tuple[str, str | None]] = {
-    "api_error_rate": ("flow", "day"),
-    "p95_latency_ms": ("flow", "day"),
-    "weekly_active_users": ("flow", "rolling_7d"),
-    "signup_conversion": ("flow", "day"),
-    "nps": ("snapshot", None),
-    "mrr_usd": ("snapshot", None),
-    "deploys_per_day": ("flow", "day"),
-    "mttr_minutes": ("flow", "rolling_30d"),
-    "open_p1_bugs": ("snapshot", None),
-    "uptime_percent": ("flow", "rolling_7d"),
-    "customer_churn_rate": ("flow", "rolling_30d"),
-    "support_first_response_minutes": ("flow", "day"),
-}
-
-
-def kpi(metric_id: str) -> KpiDef:
-    for k in KPIS:
-        if k.id == metric_id:
-            return k
-    raise KeyError(metric_id)
-
-
 def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """The catalog; `aliases` replaces the metrics' names with a dataset's own vocabulary (a company's
+def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None, kpis: Sequence[KpiDef] = KPIS) -> dict[str, Any]:
+    """The catalog of `kpis`; `aliases` replaces the metrics' names with a dataset's own vocabulary (a company's
     metrics.yaml names its metrics the way its people write them)."""
     metrics = []
-    for k in KPIS:
+    for k in kpis:
         entry: dict[str, Any] = {
             "id": k.id,
             "description": k.description,
@@ -372,10 +366,9 @@ def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str
             "validation": {"min": _number(k.min_value), "max": _number(k.max_value)},
             "direction": k.direction,
         }
-        kind, window = TIME_SEMANTICS[k.id]
-        entry["kind"] = kind
-        if window:
-            entry["window"] = window
+        entry["kind"] = k.kind
+        if k.window:
+            entry["window"] = k.window
         if k.min_confidence is not None:
             entry["min_confidence"] = k.min_confidence
         if k.tolerance is not None:
@@ -384,16 +377,17 @@ def catalog_dict(aliases: Mapping[str, Sequence[str]] | None = None) -> dict[str
     return {"metrics": metrics, "objectives": list(OBJECTIVES), "source_authority": SOURCE_AUTHORITY}
 
 
-def catalog_yaml(aliases: Mapping[str, Sequence[str]] | None = None) -> str:
+def catalog_yaml(aliases: Mapping[str, Sequence[str]] | None = None, kpis: Sequence[KpiDef] = KPIS) -> str:
     """The text of metrics.yaml: the header comment plus the catalog in block style with flow-style leaves."""
     body = yaml.safe_dump(
-        catalog_dict(aliases), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True
+        catalog_dict(aliases, kpis), sort_keys=False, default_flow_style=None, width=120, allow_unicode=True
     )
     return CATALOG_HEADER + body
 
 
-def quarter_days() -> list[date]:
-    return [QUARTER_START + timedelta(days=i) for i in range((QUARTER_END - QUARTER_START).days + 1)]
+def demo_days(count: int = QUARTER_DAYS) -> list[date]:
+    """The `count` days that end with the demo quarter: by default the quarter itself, 365 is the year to 2026-Q3."""
+    return [QUARTER_END - timedelta(days=count - 1 - i) for i in range(count)]
 
 
 def snap(value: float, grain: float) -> float:
@@ -402,9 +396,10 @@ def snap(value: float, grain: float) -> float:
     return round(round(value / grain) * grain, decimals)
 
 
-def true_series(k: KpiDef, rng: random.Random, incident_days: set[date]) -> dict[date, float]:
+def true_series(
+    k: KpiDef, rng: random.Random, incident_days: set[date], days: Sequence[date] = tuple(demo_days())
+) -> dict[date, float]:
     """The true value of a KPI for every day: linear trend, AR(1) noise, incident spikes, snapped to the grain."""
-    days = quarter_days()
     wobble = 0.0
     series: dict[date, float] = {}
     for i, day in enumerate(days):
@@ -417,5 +412,5 @@ def true_series(k: KpiDef, rng: random.Random, incident_days: set[date]) -> dict
                 value -= 0.25
         if k.id == "uptime_percent":
             value = min(value, 99.99)
-        series[day] = snap(max(value, k.grain), k.grain)
+        series[day] = snap(min(max(value, k.grain), k.max_value), k.grain)
     return series

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from kpi_pipeline.demo.kpis import KPIS
+from kpi_pipeline.demo.more_kpis import ALL_KPIS, HOLDOUT_ALIASES
 
 PHRASINGS = ("standard", "holdout")
 
@@ -89,8 +89,8 @@ class PhrasingSet:
 
 STANDARD = PhrasingSet(
     name="standard",
-    aliases={k.id: k.aliases for k in KPIS},
-    value_forms={k.id: _standard_forms(k.style) for k in KPIS},
+    aliases={k.id: k.aliases for k in ALL_KPIS},
+    value_forms={k.id: _standard_forms(k.style) for k in ALL_KPIS},
     slack={
         "plain": (
             "{alias} is at {v} today",
@@ -161,8 +161,9 @@ HOLDOUT = PhrasingSet(
         "uptime_percent": ("share of time the service was reachable", "SLA attainment"),
         "customer_churn_rate": ("customer attrition", "cancellation rate"),
         "support_first_response_minutes": ("time until a customer hears back", "initial reply latency"),
+        **HOLDOUT_ALIASES,
     },
-    value_forms={k.id: _holdout_forms(k.style) for k in KPIS},
+    value_forms={k.id: _holdout_forms(k.style) for k in ALL_KPIS},
     slack={
         "plain": (
             "Numbers for today, {alias}: {v}. Nothing alarming.",

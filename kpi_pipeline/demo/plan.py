@@ -8,15 +8,17 @@ instruction-laden mentions. The plan depends on the seed and the phrasing set, n
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from kpi_pipeline.demo.company import Company
-from kpi_pipeline.demo.kpis import KPIS, QUARTER_END, KpiDef, kpi, quarter_days, snap, true_series
+from kpi_pipeline.demo.kpis import KPIS, QUARTER_DAYS, KpiDef, demo_days, snap, true_series
 from kpi_pipeline.demo.phrasing import PhrasingSet, words_for
 
 AUTHORITY = ("docs", "jira", "slack")  # most trusted first
 DOC_PLACES = ("status", "review", "survey", "postmortem")
+# per quarter (92 days); a longer span gets as many per 92 days
 INCIDENTS = 6
 CORRECTIONS = 4
 CONFLICTS = 4
@@ -67,9 +69,11 @@ class Plan:
     plants: tuple[Plant, ...]
     incident_days: tuple[date, ...]
     doc_days: dict[str, tuple[date, ...]]
+    days: tuple[date, ...]  # every day of the dataset, ascending
+    kpis: tuple[KpiDef, ...]
 
     def truth(self) -> dict[tuple[date, str], float | None]:
-        table: dict[tuple[date, str], float | None] = {(d, k.id): None for d in quarter_days() for k in KPIS}
+        table: dict[tuple[date, str], float | None] = {(d, k.id): None for d in self.days for k in self.kpis}
         for p in self.plants:
             table[(p.day, p.metric_id)] = p.truth
         return table
@@ -82,24 +86,33 @@ def _business_day(day: date, offset: int) -> date:
     return day
 
 
-def _doc_days(incidents: list[date]) -> dict[str, tuple[date, ...]]:
-    days = quarter_days()
-    postmortems = sorted({_business_day(d, 2) for d in incidents if _business_day(d, 2) <= QUARTER_END})
+def _doc_days(incidents: list[date], days: Sequence[date]) -> dict[str, tuple[date, ...]]:
+    """Weekly status on Fridays, a business review on the first business day of each month after the first and
+    on the last day, a survey summary on each month's last day, a postmortem two business days after an incident."""
+    last = days[-1]
+    postmortems = sorted({_business_day(d, 2) for d in incidents if _business_day(d, 2) <= last})
+    month_starts = sorted({d.replace(day=1) for d in days if d.replace(day=1) > days[0]})
+    reviews = {_business_day(start, 0) for start in month_starts} | {last}
     return {
         "status": tuple(d for d in days if d.weekday() == 4),
-        "review": (date(2026, 8, 3), date(2026, 9, 1), date(2026, 9, 30)),
-        "survey": (date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30)),
+        "review": tuple(sorted(d for d in reviews if d <= last)),
+        "survey": tuple(d for d in days if (d + timedelta(days=1)).day == 1),
         "postmortem": tuple(postmortems),
     }
+
+
+def _per_span(per_quarter: int, days: Sequence[date]) -> int:
+    return max(1, round(per_quarter * len(days) / QUARTER_DAYS))
 
 
 class _Writer:
     """Turns planned values into text with one phrasing set."""
 
-    def __init__(self, phrasing: PhrasingSet, company: Company, rng: random.Random):
+    def __init__(self, phrasing: PhrasingSet, company: Company, rng: random.Random, first_day: date):
         self.phrasing = phrasing
         self.company = company
         self.rng = rng
+        self.first_day = first_day  # a thread on the day before it would fall outside the dataset
 
     def form(self, k: KpiDef, value: float) -> str:
         return self.rng.choice(self.phrasing.value_forms[k.id](value))
@@ -140,16 +153,22 @@ def _time(rng: random.Random, start_hour: int, end_hour: int) -> int:
     return rng.randrange(start_hour * 3600, end_hour * 3600)
 
 
-def build_plan(seed: int, phrasing: PhrasingSet, company: Company) -> Plan:
-    days = quarter_days()
+def build_plan(
+    seed: int,
+    phrasing: PhrasingSet,
+    company: Company,
+    days: Sequence[date] = tuple(demo_days()),
+    kpis: Sequence[KpiDef] = KPIS,
+) -> Plan:
     weekdays = [d for d in days if d.weekday() < 5]
     rng = random.Random(f"plan:{seed}")  # days and values: the same for every phrasing set
-    incidents = sorted(rng.sample(weekdays[3:], INCIDENTS))
-    doc_days = _doc_days(incidents)
-    series = {k.id: true_series(k, rng, set(incidents)) for k in KPIS}
+    incidents = sorted(rng.sample(weekdays[3:], _per_span(INCIDENTS, days)))
+    doc_days = _doc_days(incidents, days)
+    series = {k.id: true_series(k, rng, set(incidents), days) for k in kpis}
+    by_id = {k.id: k for k in kpis}
 
     sources: dict[tuple[str, date], list[tuple[str, str]]] = {}
-    for k in KPIS:
+    for k in kpis:
         for day in days:
             found = [("docs", place) for place in k.doc_places if day in doc_days[place]]
             weekday = day.weekday() < 5
@@ -163,31 +182,32 @@ def build_plan(seed: int, phrasing: PhrasingSet, company: Company) -> Plan:
     keys = sorted(sources, key=lambda key: (key[1], key[0]))
     multi = [key for key in keys if len(sources[key]) > 1 and any(s == "slack" for s, _ in sources[key])]
     slack_only = [key for key in keys if [s for s, _ in sources[key]] == ["slack"]]
-    conflicts = set(rng.sample(multi, min(CONFLICTS, len(multi))))
-    corrections = set(rng.sample(slack_only, CORRECTIONS))
+    conflicts = set(rng.sample(multi, min(_per_span(CONFLICTS, days), len(multi))))
+    corrections = set(rng.sample(slack_only, _per_span(CORRECTIONS, days)))
     bad: dict[tuple[str, date], str] = {}
     for case, metric_id in BAD_CASES:
         free = [d for d in weekdays if (metric_id, d) not in sources and (metric_id, d) not in bad]
         bad[(metric_id, rng.choice(free))] = case
 
-    writer = _Writer(phrasing, company, random.Random(f"text:{seed}:{phrasing.name}"))
+    writer = _Writer(phrasing, company, random.Random(f"text:{seed}:{phrasing.name}"), days[0])
     plants: list[Plant] = []
     last_value: dict[str, float] = {}
     for key in keys:
         metric_id, day = key
-        k = kpi(metric_id)
+        k = by_id[metric_id]
         value = series[metric_id][day]
-        prev = last_value.get(metric_id, series[metric_id][day - timedelta(days=7)] if day.day > 7 else k.start)
+        week_ago = series[metric_id].get(day - timedelta(days=7), k.start) if day.day > 7 else k.start
+        prev = last_value.get(metric_id, week_ago)
         if snap(prev, k.grain) == value:
             prev = _different(k, value, rng, 0.05, 0.15)
         case = "conflict" if key in conflicts else "correction" if key in corrections else "reading"
         plants.append(_reading(writer, rng, k, day, value, prev, sources[key], case))
         last_value[metric_id] = value
     for (metric_id, day), case in sorted(bad.items(), key=lambda item: (item[0][1], item[0][0])):
-        k = kpi(metric_id)
+        k = by_id[metric_id]
         plants.append(_bad_case(writer, k, day, series[metric_id][day], case))
     plants.sort(key=lambda p: (p.day, p.metric_id))
-    return Plan(tuple(plants), tuple(incidents), doc_days)
+    return Plan(tuple(plants), tuple(incidents), doc_days, tuple(days), tuple(kpis))
 
 
 def _reading(
@@ -239,7 +259,7 @@ def _slack_statements(
             Statement("slack", k.channel, day, second + pick.randrange(600, 3000), author, fix, "correction"),
         ]
     if pick.random() < 0.15:
-        on_prev_day = day > quarter_days()[0] and pick.random() < 0.5
+        on_prev_day = day > writer.first_day and pick.random() < 0.5
         question = writer.fill(pick.choice(phrasing.questions), k, **slots)
         text = writer.fill(pick.choice(phrasing.slack["reply"]), k, **slots)
         if on_prev_day:

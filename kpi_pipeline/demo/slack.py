@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from kpi_pipeline.demo.company import DOMAIN, SLACK_TEAM_ID, Channel, Company, Person
-from kpi_pipeline.demo.kpis import QUARTER_END, quarter_days
 from kpi_pipeline.demo.plan import Plan, Statement
 
 FILLER: dict[str, tuple[str, ...]] = {
@@ -268,6 +267,7 @@ class SlackWriter:
         self.out = out
         self.company = company
         self.seed = seed
+        self.days = plan.days
         self.clocks = {c.name: _ChannelClock() for c in company.channels}
         self.regulars = {c.name: company.regulars(c) for c in company.channels}
         self.pending: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
@@ -289,7 +289,7 @@ class SlackWriter:
         messages = files = 0
         for channel in self.company.channels:
             (self.out / channel.name).mkdir(exist_ok=True)
-        for day in quarter_days():
+        for day in self.days:
             for channel in self.company.channels:
                 day_messages = self._channel_day(channel, day)
                 if day_messages:
@@ -344,14 +344,14 @@ class SlackWriter:
         second: int,
         out: list[dict[str, Any]],
     ) -> None:
-        """1-5 replies, minutes to hours apart; late ones fall on later days (never past the quarter)."""
+        """1-5 replies, minutes to hours apart; late ones fall on later days (never past the dataset's last)."""
         clock = self.clocks[channel.name]
         replies = []
         at = second
         for _ in range(rng.randrange(1, 6)):
             at += rng.randrange(120, 6 * 3600 if rng.random() < 0.3 else 1800)
             reply_day = date.fromordinal(day.toordinal() + at // 86400)
-            if reply_day > QUARTER_END:
+            if reply_day > self.days[-1]:
                 break
             text = _fill(rng.choice(REPLIES), rng, people)
             reply = _user_message(clock.ts(reply_day, at % 86400), rng.choice(people), text)

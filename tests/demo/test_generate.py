@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from kpi_pipeline.catalog import load_catalog
 from kpi_pipeline.demo import DatasetSummary, generate_dataset
 from kpi_pipeline.demo.__main__ import main
-from kpi_pipeline.sources.docs import folder_docs
+from tests.demo.texts import texts_by_day
 
 HELD_BACK = ("injection", "out_of_range", "hedged", "ungrounded")
 
@@ -31,18 +30,7 @@ def truth(dataset: DatasetSummary) -> dict[tuple[date, str], str]:
 
 @pytest.fixture(scope="module")
 def day_texts(dataset: DatasetSummary) -> dict[tuple[str, date], str]:
-    """All text of a source type on a day: Slack messages, Jira comments, doc bodies."""
-    texts: dict[tuple[str, date], list[str]] = defaultdict(list)
-    for path in (dataset.out_dir / "slack").glob("*/*.json"):
-        texts[("slack", date.fromisoformat(path.stem))] += [m["text"] for m in json.loads(path.read_text())]
-    for page in sorted((dataset.out_dir / "jira").glob("*.json")):
-        for issue in json.loads(page.read_text())["issues"]:
-            for c in issue["fields"]["comment"]["comments"]:
-                text = "\n".join(p["content"][0]["text"] for p in c["body"]["content"])
-                texts[("jira", date.fromisoformat(c["created"][:10]))].append(text)
-    for row in folder_docs(dataset.out_dir / "docs"):
-        texts[("docs", row["day"])].append(row["text"])
-    return {key: "\n".join(values) for key, values in texts.items()}
+    return texts_by_day(dataset.out_dir)
 
 
 def _files(root: Path) -> dict[str, bytes]:

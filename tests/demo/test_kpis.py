@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from kpi_pipeline.catalog import load_catalog, parse_catalog
-from kpi_pipeline.demo.kpis import KPIS, OBJECTIVES, catalog_dict, catalog_yaml, quarter_days, snap, true_series
+from kpi_pipeline.demo.kpis import KPIS, OBJECTIVES, catalog_dict, catalog_yaml, demo_days, snap, true_series
 
 ROOT_CATALOG = Path(__file__).resolve().parents[2] / "metrics.yaml"
 
@@ -39,7 +39,7 @@ def test_true_values_sit_on_the_grain_and_inside_validation() -> None:
     rng = random.Random(1)
     for k in KPIS:
         series = true_series(k, rng, set())
-        assert list(series) == quarter_days()
+        assert list(series) == demo_days()
         for value in series.values():
             assert k.min_value <= value <= k.max_value
             assert snap(value, k.grain) == value

@@ -8,9 +8,11 @@ from collections import Counter
 import pytest
 
 from kpi_pipeline.demo.company import build_company
-from kpi_pipeline.demo.kpis import KPIS, kpi
+from kpi_pipeline.demo.kpis import KPIS
 from kpi_pipeline.demo.phrasing import HOLDOUT, STANDARD
 from kpi_pipeline.demo.plan import BAD_CASES, Plan, build_plan
+
+BY_ID = {k.id: k for k in KPIS}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_every_kpi_has_readings_on_some_days_only(standard: Plan) -> None:
 def test_statements_only_come_from_sources_the_catalog_allows(standard: Plan, holdout: Plan) -> None:
     for plan in (standard, holdout):
         for p in plan.plants:
-            assert {s.source_type for s in p.statements} <= set(kpi(p.metric_id).sources), p
+            assert {s.source_type for s in p.statements} <= set(BY_ID[p.metric_id].sources), p
 
 
 def test_truth_follows_docs_over_jira_over_slack(standard: Plan) -> None:
@@ -61,7 +63,7 @@ def test_each_bad_case_is_the_only_mention_of_its_metric_that_day(standard: Plan
 def test_out_of_range_values_break_the_metric_validation(standard: Plan) -> None:
     for p in (p for p in standard.plants if p.case == "out_of_range"):
         numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", p.statements[0].text)]
-        assert any(n > kpi(p.metric_id).max_value for n in numbers), p.statements[0].text
+        assert any(n > BY_ID[p.metric_id].max_value for n in numbers), p.statements[0].text
 
 
 def test_ungrounded_mentions_state_no_number_outside_the_metric_name(standard: Plan, holdout: Plan) -> None:
