@@ -241,7 +241,7 @@ def raw_docs(context: AssetExecutionContext, docs: DocsSource, warehouse: Wareho
     if skip is not None:
         return MaterializeResult(metadata=_skipped(context, skip))
     wh = warehouse.get_warehouse()
-    total, samples = _load_days(context, wh, RAW_DOCS, docs.docs_for_day, "docs", docs.location())
+    total, samples = _load_days(context, wh, RAW_DOCS, docs.day_reader(), "docs", docs.location())
     return MaterializeResult(
         metadata={
             "dagster/row_count": total,

@@ -193,9 +193,10 @@ def raw_days_from_sources(
 ) -> dict[date, RawDay]:
     """What ingestion would write for `days`, read from the sources without writing anything."""
     raw = {}
+    docs_of = docs.day_reader()
     for day in sorted(days):
         issues, events = jira.issues_and_events_for_day(day)
-        raw[day] = RawDay(slack.messages_for_day(day), issues, events, docs.docs_for_day(day))
+        raw[day] = RawDay(slack.messages_for_day(day), issues, events, docs_of(day))
     return raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from kpi_pipeline.sources.docs import DOCS_COLUMNS, docs_for_day, future_dated
+from kpi_pipeline.sources.docs import DOCS_COLUMNS, day_reader, future_dated
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.presence import describe, skip_reason
 
@@ -36,10 +37,11 @@ class DocsSource(ConfigurableResource):
             return {"future_dated_docs": 0}
         return {"future_dated_docs": future_dated(Path(self.source).expanduser(), datetime.now(UTC).date())}
 
-    def docs_for_day(self, day: date) -> pd.DataFrame:
-        """raw.docs rows of `day`, without ingested_at; none when the source is skipped."""
+    def day_reader(self) -> Callable[[date], pd.DataFrame]:
+        """raw.docs rows of one day at a time, without ingested_at, for the days of one run (the folder is
+        listed once); none when the source is skipped."""
         if self.skip_reason() is not None:
-            return pd.DataFrame(columns=DOCS_COLUMNS)
+            return lambda day: pd.DataFrame(columns=DOCS_COLUMNS)
         if not self.source.strip():
             raise SourceError("KPI_DOCS_SOURCE is empty: set it to a docs folder or a git repository")
-        return docs_for_day(Path(self.source).expanduser(), day)
+        return day_reader(Path(self.source).expanduser())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -222,10 +224,20 @@ def future_dated(source: Path, today: date) -> int:
     return sum(1 for row in folder_docs(source) if row["day"] > today)
 
 
-def docs_for_day(source: Path, day: date) -> pd.DataFrame:
-    """raw.docs rows (without ingested_at) of one UTC day from a docs folder or git repository."""
+def day_reader(source: Path) -> Callable[[date], pd.DataFrame]:
+    """raw.docs rows (without ingested_at) of one UTC day at a time, for the days of one run: a plain folder is
+    listed once and each day is a lookup (listing it for every day made a range cost days x files); a git
+    repository is read day by day."""
     if not source.is_dir():
         raise SourceError(f"docs source {source} is not a folder: set KPI_DOCS_SOURCE to a folder or a git repository")
     if is_git_repository(source):
-        return _frame(git_docs_for_day(source, day))
-    return _frame([row for row in folder_docs(source) if row["day"] == day])
+        return lambda day: _frame(git_docs_for_day(source, day))
+    by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
+    for row in folder_docs(source):
+        by_day[row["day"]].append(row)
+    return lambda day: _frame(by_day.get(day, []))
+
+
+def docs_for_day(source: Path, day: date) -> pd.DataFrame:
+    """raw.docs rows (without ingested_at) of one UTC day from a docs folder or git repository."""
+    return day_reader(source)(day)

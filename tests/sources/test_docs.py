@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi_pipeline.sources.docs import DOCS_COLUMNS, docs_for_day, folder_docs, parse_document
+from kpi_pipeline.sources.docs import DOCS_COLUMNS, day_reader, docs_for_day, folder_docs, parse_document
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.warehouse.tables import RAW_DOCS
 
@@ -80,6 +80,22 @@ def test_folder_rows_of_a_day_have_the_raw_docs_columns(tmp_path: Path) -> None:
     assert (row["title"], row["author"], row["day"]) == ("Weekly status", "Priya Sharma", date(2026, 7, 10))
     assert len(row["revision"]) == 64
     assert docs_for_day(tmp_path, date(2026, 7, 11)).empty
+
+
+def test_a_day_reader_lists_the_folder_once_and_gives_each_day_what_docs_for_day_gives(tmp_path: Path) -> None:
+    for day in ("2026-07-03", "2026-07-10", "2026-07-10", "2026-07-17"):
+        _write(
+            tmp_path,
+            f"status/{day}-{len(list(tmp_path.rglob('*.md')))}.md",
+            STATUS.replace(b"2026-07-10", day.encode()),
+        )
+    read = day_reader(tmp_path)
+    days = [date(2026, 7, d) for d in (3, 4, 10, 17)]
+    for day in days:
+        assert read(day).equals(docs_for_day(tmp_path, day))
+    assert [len(read(day)) for day in days] == [1, 0, 2, 1]
+    _write(tmp_path, "late.md", STATUS)  # a run reads the folder as it was when the run began
+    assert len(read(date(2026, 7, 10))) == 2 and len(docs_for_day(tmp_path, date(2026, 7, 10))) == 3
 
 
 def test_the_revision_of_a_folder_doc_changes_with_its_content(tmp_path: Path) -> None:
