@@ -529,27 +529,14 @@ def publish_day(
     run_id: str,
     published_at: datetime,
     by_period: Collection[str] = (),
-    *,
-    overrides: Sequence[Override] = (),
-    trigger: str = "rerun",
-) -> dict[str, int]:
-    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows after
-    the day's overrides (a held day: only its quarantine), keep unread metrics' rows and those of stale
-    overrides, land `by_period` metrics' readings of an earlier period on the day it ended, add the changed
-    values' versions to fct_metric_history, record the decision in extract.day_status."""
-    return _publish_day(wh, gate, day, run_id, published_at, by_period, overrides, trigger)[0]
-
-
-def _publish_day(
-    wh: Warehouse,
-    gate: GateResult,
-    day: date,
-    run_id: str,
-    published_at: datetime,
-    by_period: Collection[str] = (),
     overrides: Sequence[Override] = (),
     trigger: str = "rerun",
 ) -> tuple[dict[str, int], DayOutcome]:
+    """Write one day's decision in one transaction: replace the daily kpi tables with the gate's rows after
+    the day's overrides (a held day: only its quarantine), keep unread metrics' rows and those of stale
+    overrides, land `by_period` metrics' readings of an earlier period on the day it ended, add the changed
+    values' versions to fct_metric_history, record the decision in extract.day_status. Returns the rows
+    written per table and the day's outcome."""
     stats = next(d for d in gate.days if d.day == day)
     of_day = [o for o in overrides if o.day == day]
     passed, held = gate.publish[gate.publish["day"] == day], gate.quarantine[gate.quarantine["day"] == day]
@@ -695,7 +682,7 @@ def publish_gate(
     totals = dict.fromkeys((t.qualified for t in DAY_TABLES), 0)
     outcomes = []
     for stats in gate.days:
-        written, outcome = _publish_day(wh, gate, stats.day, run_id, published_at, by_period, overrides, trigger)
+        written, outcome = publish_day(wh, gate, stats.day, run_id, published_at, by_period, overrides, trigger)
         outcomes.append(outcome)
         for name, n in written.items():
             totals[name] += n
