@@ -32,11 +32,11 @@ def run_in_process(
 ) -> None:
     """Materialize assets (and their checks) in one run on the configured instance (`DAGSTER_HOME`),
     over a partition range or of one partition when given: the run shows in the Dagster UI like any other."""
-    from dagster import AssetKey, DagsterExecutionInterruptedError, DagsterInstance
+    from dagster import AssetKey, DagsterInstance
 
     from kpi_pipeline.definitions import defs
     from kpi_pipeline.orchestration.backfill import CONSOLE_INFO
-    from kpi_pipeline.orchestration.interrupts import watch_interrupts
+    from kpi_pipeline.orchestration.interrupts import interruptible
     from kpi_pipeline.orchestration.run_errors import failure_lines
     from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
     from kpi_pipeline.orchestration.zombies import executor_tags
@@ -52,23 +52,16 @@ def run_in_process(
     with (
         DagsterInstance.get() as configured,
         DagsterInstance.from_ref(with_pooled_event_log(configured.get_ref())) as instance,
-        watch_interrupts() as interrupts,
+        interruptible(),
     ):
-        try:
-            result = job.execute_in_process(
-                run_config=CONSOLE_INFO,
-                instance=instance,
-                asset_selection=[AssetKey(k) for k in asset_keys],
-                tags=tags,
-                partition_key=partition_key,
-                raise_on_error=False,
-            )
-        except DagsterExecutionInterruptedError:
-            raise KeyboardInterrupt from None
-        finally:
-            interrupts.stop_redelivery()
-        if interrupts.requested.is_set():  # every delivery was lost, or landed after the run ended
-            raise KeyboardInterrupt
+        result = job.execute_in_process(
+            run_config=CONSOLE_INFO,
+            instance=instance,
+            asset_selection=[AssetKey(k) for k in asset_keys],
+            tags=tags,
+            partition_key=partition_key,
+            raise_on_error=False,
+        )
     if not result.success:
         causes = "\n".join(f"  {line}" for line in failure_lines(result.all_events))
         raise SystemExit(

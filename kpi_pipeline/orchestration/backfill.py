@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-from dagster import AssetKey, DagsterExecutionInterruptedError, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._serdes import ConfigurableClassData
 
-from kpi_pipeline.orchestration.interrupts import watch_interrupts
+from kpi_pipeline.orchestration.interrupts import interruptible
 from kpi_pipeline.orchestration.run_errors import BACKFILL_TAG
 from kpi_pipeline.orchestration.schedules import DAILY_ASSETS, REPORT_ASSETS
 from kpi_pipeline.orchestration.sqlite_storage import with_pooled_event_log
@@ -177,16 +177,8 @@ def run_backfill(
     reporter = threading.Thread(target=watch.every, args=(poll_s, stop), name="backfill-progress", daemon=True)
     reporter.start()
     try:
-        with watch_interrupts() as interrupts:
-            try:
-                execute_here(instance, backfill_id, report, interrupts.requested.is_set)
-            except (KeyboardInterrupt, DagsterExecutionInterruptedError):
-                interrupts.stop_redelivery()
-                raise KeyboardInterrupt from None
-            finally:
-                interrupts.stop_redelivery()
-            if interrupts.requested.is_set():  # every delivery was lost, or landed after the last run ended
-                raise KeyboardInterrupt
+        with interruptible() as interrupts:
+            execute_here(instance, backfill_id, report, interrupts.requested.is_set)
     except KeyboardInterrupt:
         _cancel(instance, backfill_id, "interrupted at the command line")
         report(f"backfill {backfill_id} canceled; run the same command again to resume")

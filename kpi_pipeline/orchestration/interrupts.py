@@ -58,6 +58,23 @@ def watch_interrupts() -> Iterator[InterruptWatch]:
         os.close(read_fd)
 
 
+@contextmanager
+def interruptible() -> Iterator[InterruptWatch]:
+    """A block of Dagster execution that a Ctrl-C ends with KeyboardInterrupt, whether Dagster raised it as
+    its own error, lost every delivery, or the signal landed after the last run ended."""
+    from dagster import DagsterExecutionInterruptedError
+
+    with watch_interrupts() as watch:
+        try:
+            yield watch
+        except DagsterExecutionInterruptedError:
+            raise KeyboardInterrupt from None
+        finally:
+            watch.stop_redelivery()
+        if watch.requested.is_set():
+            raise KeyboardInterrupt
+
+
 def _watch(read_fd: int, watch: InterruptWatch, closed: threading.Event) -> None:
     wanted = {int(signal.SIGINT), int(signal.SIGTERM)}
     while not closed.is_set():
