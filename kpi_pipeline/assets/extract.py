@@ -138,24 +138,25 @@ def metric_extraction(
         context.log.info(f"calibration: {describe(cmap)} ({cmap.readings} labelled readings)")
     stats: dict[date, dict[str, Any]] = {}  # per day, for the metadata: the frames go as each chunk is written
     read_status: dict[str, list[str]] = {"partial": [], "failed": []}
-    for results in extract_chunks(days, read, cat, backend, size, calibration=cmap):
-        now = datetime.now(UTC)
-        with wh.session():
-            for day in sorted(results):
-                result = results[day]
-                status = write_day(wh, day, result, context.run_id, now)
-                stats[day] = {
-                    **result.stats,
-                    "candidate_rows": len(result.candidates),
-                    "value_rows": len(result.values),
-                }
-                if status in read_status:
-                    read_status[status].append(day.isoformat())
-                    unread = ", ".join(result.read.unread_metrics)
-                    context.log.warning(f"extract: {day.isoformat()} is {status}, no usable answer for {unread}")
-        del results
-        if len(days) > 1:
-            context.log.info(f"extract: wrote {len(stats)}/{len(days)} days")
+    with wh.one_reader_refresh():  # a range's chunks are copied for readers once, at the end
+        for results in extract_chunks(days, read, cat, backend, size, calibration=cmap):
+            now = datetime.now(UTC)
+            with wh.session():
+                for day in sorted(results):
+                    result = results[day]
+                    status = write_day(wh, day, result, context.run_id, now)
+                    stats[day] = {
+                        **result.stats,
+                        "candidate_rows": len(result.candidates),
+                        "value_rows": len(result.values),
+                    }
+                    if status in read_status:
+                        read_status[status].append(day.isoformat())
+                        unread = ", ".join(result.read.unread_metrics)
+                        context.log.warning(f"extract: {day.isoformat()} is {status}, no usable answer for {unread}")
+            del results
+            if len(days) > 1:
+                context.log.info(f"extract: wrote {len(stats)}/{len(days)} days")
     totals = _totals(stats)
     common = {
         "days": span(days),

@@ -125,6 +125,8 @@ class DuckDBWarehouse(Warehouse):
                     con.execute("SET TimeZone = 'UTC'")
                     yield con
                     publish = self._local.wrote or not self.reader_path.exists()
+                    if publish and getattr(self._local, "deferring", False):
+                        self._local.deferred, publish = True, False  # one_reader_refresh publishes at its end
                     if publish:
                         con.execute("CHECKPOINT")  # everything committed is in the file, the WAL is empty
                 except duckdb.Error as exc:  # e.g. the write-ahead log cannot be created on COMMIT
@@ -141,6 +143,29 @@ class DuckDBWarehouse(Warehouse):
 
     def _mark_written(self) -> None:
         self._local.wrote = True
+
+    @contextlib.contextmanager
+    def one_reader_refresh(self) -> Iterator[None]:
+        """Copy the file for readers once for the whole block, not once per write session: extraction writes a
+        range chunk by chunk, and a copy of a year's warehouse takes seconds. What the block's sessions
+        committed is published at its end, even when the block fails, as it would have been session by session."""
+        if getattr(self._local, "deferring", False):
+            yield
+            return
+        self._local.deferring, self._local.deferred = True, False
+        finished = False
+        try:
+            yield
+            finished = True
+        finally:
+            self._local.deferring = False
+            if self._local.deferred:
+                try:
+                    with self._connection():
+                        self._local.wrote = True
+                except (WarehouseError, duckdb.Error, OSError):
+                    if finished:  # else the block's own error is the one to report
+                        raise
 
     def _publish_reader_copy(self) -> None:
         """Copy the checkpointed file beside itself and rename it over the reader copy (atomic on POSIX):

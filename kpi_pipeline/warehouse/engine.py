@@ -79,6 +79,11 @@ class Warehouse(abc.ABC):
     def session(self) -> contextlib.AbstractContextManager[None]:
         """Keep one connection open for many transactions (a whole backfill step), instead of one each."""
 
+    def one_reader_refresh(self) -> contextlib.AbstractContextManager[None]:
+        """Write sessions inside the block show readers their work once, when the block ends (a step that writes
+        chunk by chunk); a no-op where readers query the tables themselves."""
+        return contextlib.nullcontext()
+
     @abc.abstractmethod
     def lock_partition(self, tx: Transaction, table: Table, days: Sequence[date]) -> None:
         """Serialize writers of the same table and days (no-op where the engine has one writer)."""

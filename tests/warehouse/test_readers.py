@@ -107,3 +107,30 @@ def test_a_write_that_fails_leaves_the_copy_at_the_last_good_state(wh: Warehouse
         raise RuntimeError("the step failed half-way")
     assert read_once(copy) == str(PER_DAY)
     assert wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily") == PER_DAY
+
+
+def test_sessions_inside_one_reader_refresh_publish_one_copy_at_its_end(wh: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "warehouse.read.duckdb"
+    before = os.stat(copy).st_ino
+    with wh.one_reader_refresh():  # extraction writes a range chunk by chunk, each chunk a session
+        publish(wh, D2)
+        publish(wh, D3)
+        assert os.stat(copy).st_ino == before  # no copy per session
+        assert read_once(copy) == str(PER_DAY)
+    assert read_once(copy) == str(3 * PER_DAY)  # one copy, with both chunks
+
+
+def test_a_failing_block_still_publishes_what_its_sessions_committed(wh: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "warehouse.read.duckdb"
+    with pytest.raises(RuntimeError, match="chunk 2 failed"), wh.one_reader_refresh():
+        publish(wh, D2)
+        raise RuntimeError("chunk 2 failed")
+    assert read_once(copy) == str(2 * PER_DAY)  # as a session-by-session refresh would have left it
+
+
+def test_a_block_whose_sessions_only_read_publishes_nothing(wh: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "warehouse.read.duckdb"
+    before = os.stat(copy).st_ino
+    with wh.one_reader_refresh(), wh.session():
+        wh.scalar("SELECT count(*) FROM kpi.fct_metric_daily")
+    assert os.stat(copy).st_ino == before
