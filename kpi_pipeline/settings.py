@@ -110,11 +110,14 @@ def resource_defs() -> dict[str, Any]:
     from kpi_pipeline.resources.jira import JiraSource
     from kpi_pipeline.resources.slack import SlackSource
     from kpi_pipeline.resources.slack_post import SlackPoster
-    from kpi_pipeline.resources.warehouse import WarehouseResource
+    from kpi_pipeline.resources.warehouse import DEFAULT_DUCKDB_MEMORY_LIMIT, WarehouseResource
 
     dataset = dataset_dir()
     return {
-        "warehouse": WarehouseResource(url=env_or("KPI_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)),
+        "warehouse": WarehouseResource(
+            url=env_or("KPI_WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL),
+            duckdb_memory_limit=env_or("KPI_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
+        ),
         "catalog": CatalogResource(
             path=env_or("KPI_CATALOG", str(catalog_path())),
             overrides_dir=env_or("KPI_OVERRIDES_DIR", str(overrides_dir())),

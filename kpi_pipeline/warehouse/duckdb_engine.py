@@ -78,10 +78,14 @@ def _quote(name: str) -> str:
 class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
 
-    def __init__(self, path: str, url: str | None = None, lock_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self, path: str, url: str | None = None, lock_timeout_s: float = 600.0, memory_limit: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.url = url or f"duckdb:///{path}"
         self.lock_timeout_s = lock_timeout_s
+        # KPI_DUCKDB_MEMORY_LIMIT: DuckDB's own default is 80% of RAM, which it fills with cached blocks
+        self.memory_limit = memory_limit
         self._local = threading.local()
 
     @property
@@ -114,7 +118,11 @@ class DuckDBWarehouse(Warehouse):
             _flock(lock_file.fileno(), self.lock_timeout_s, self.path)
             try:
                 try:
-                    con = duckdb.connect(str(self.path))
+                    con = duckdb.connect(str(self.path), config=self._config())
+                except duckdb.ParserException:  # the one setting passed to connect is the memory limit
+                    raise WarehouseError(
+                        f"KPI_DUCKDB_MEMORY_LIMIT={self.memory_limit!r} is not a memory size: write e.g. 1GB or 2GiB"
+                    ) from None
                 except duckdb.Error as exc:
                     if not _writable(self.path.parent):
                         raise self._unwritable(exc) from None
@@ -140,6 +148,9 @@ class DuckDBWarehouse(Warehouse):
                     self._publish_reader_copy()
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _config(self) -> dict[str, str | bool | int | float | list[str]]:
+        return {"memory_limit": self.memory_limit} if self.memory_limit else {}
 
     def _mark_written(self) -> None:
         self._local.wrote = True

@@ -225,9 +225,9 @@ def rows_for(table: Table, df: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
         yield tuple(python_value(col[i]) for col in lists)
 
 
-def open_warehouse(url: str) -> Warehouse:
+def open_warehouse(url: str, duckdb_memory_limit: str | None = None) -> Warehouse:
     """Open the warehouse a URL names: `duckdb:///relative/path.duckdb`, `duckdb:////abs/path.duckdb`,
-    or `postgresql://user@host:port/db` (psycopg 3)."""
+    or `postgresql://user@host:port/db` (psycopg 3). `duckdb_memory_limit` caps a DuckDB file's memory."""
     if url.startswith("duckdb://"):
         from kpi_pipeline.warehouse.duckdb_engine import DuckDBWarehouse
 
@@ -236,7 +236,7 @@ def open_warehouse(url: str) -> Warehouse:
             path = path[1:]
         if not path:
             raise WarehouseError(f"KPI_WAREHOUSE_URL={url!r} names no file; use duckdb:///data/warehouse.duckdb")
-        return DuckDBWarehouse(path, url=url)
+        return DuckDBWarehouse(path, url=url, memory_limit=duckdb_memory_limit)
     scheme = url.split("://", 1)[0]
     if scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
         from kpi_pipeline.warehouse.postgres_engine import PostgresWarehouse
