@@ -50,7 +50,7 @@ from kpi_pipeline.extraction.tables import Cell, Row, Table, clean, find_tables
 MODEL = "offline-extractor-v1"
 # The offline extractor reads no prompt, so its calibration is keyed on this, not PROMPT_VERSION: bump it when
 # its answers change on purpose (tests/calibration/test_shipped_maps.py fails when the shipped map is stale).
-OFFLINE_VERSION = "2026-12-01.1"
+OFFLINE_VERSION = "2026-12-01.2"
 MAX_QUOTE_CHARS = 300
 
 _HEDGES = re.compile(
@@ -204,10 +204,13 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
     mentions = metric_mentions(metric, text)
     if not mentions:
         return []
+    rivals = [(m, metric_mentions(m, text)) for m in catalog.metrics if m.id != metric.id]
+    mentions = _own(mentions, rivals)
+    if not mentions:
+        return []
     unit = metric_unit(metric.unit)
     correction = bool(_CORRECTION.search(text))
     hedged = bool(_HEDGES.search(text))
-    rivals = [(m, metric_mentions(m, text)) for m in catalog.metrics if m.id != metric.id]
     readings = []
     for q in find_quantities(text, words=True):
         conversion = convert(q, unit)
@@ -243,6 +246,19 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
         readings.append(replace(reading, shared_with=shared, earlier=earlier))
     numerals = [r for r in readings if not r.quantity.in_words]
     return numerals or readings
+
+
+def _own(mentions: list[Mention], rivals: list[tuple[Metric, list[Mention]]]) -> list[Mention]:
+    """The mentions, but a name that is part of a longer name of another metric: in "Weekly active users:
+    11,600" the words "active users" name the weekly metric, not every metric whose id ends in them. (Words of
+    a description are weighed against rivals by distance, in `_claimed_by_rival`.)"""
+    longer = [r for _, found in rivals for r in found if r.strong]
+    return [
+        m
+        for m in mentions
+        if not m.strong
+        or not any(r.start <= m.start and m.end <= r.end and r.end - r.start > m.end - m.start for r in longer)
+    ]
 
 
 def _reported_day(source: SourceDoc) -> date:

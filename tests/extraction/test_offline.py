@@ -185,6 +185,38 @@ def test_numbers_next_to_another_metric_belong_to_it() -> None:
     assert result.value is None
 
 
+ACTIVE_USERS = parse_catalog(
+    {
+        "metrics": [
+            {"id": f"{window}_active_users", "description": description, "unit": "count", "aliases": [alias]}
+            for window, description, alias in (
+                ("daily", "Distinct users active that day", "DAU"),
+                ("weekly", "Distinct users active in the trailing 7 days", "WAU"),
+                ("monthly", "Distinct users active in the trailing 30 days", "MAU"),
+            )
+        ]
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Weekly active users today: 11,600", "weekly_active_users"),
+        ("Daily active users: 4290 (last week 4,150)", "daily_active_users"),
+        ("Monthly active users went from 28.3k to 28.8k after the pricing page update", "monthly_active_users"),
+    ],
+)
+def test_words_inside_another_metrics_longer_name_are_that_metrics(text: str, named: str) -> None:
+    """Every id here ends in "active users", which alone names each of them; the longer name decides."""
+    for metric in ACTIVE_USERS.metrics:
+        result = answer(metric.id, msg(text), catalog=ACTIVE_USERS)
+        if metric.id == named:
+            assert result.value is not None and result.confidence >= 0.9
+        else:
+            assert result.value is None, f"{metric.id} read {result.value} from {text!r}"
+
+
 def test_unknown_metric_is_an_abstention() -> None:
     request = ExtractionRequest(DAY, "slack", ("nope",), (msg("error rate 3%"),))
     (result,) = extract_answers(request, CATALOG)
