@@ -208,6 +208,7 @@ def _readings(metric: Metric, sentence: _Sentence, catalog: Catalog) -> list[_Re
     mentions = _own(mentions, rivals)
     if not mentions:
         return []
+    rivals = _outside(rivals, mentions)
     unit = metric_unit(metric.unit)
     correction = bool(_CORRECTION.search(text))
     hedged = bool(_HEDGES.search(text))
@@ -259,6 +260,20 @@ def _own(mentions: list[Mention], rivals: list[tuple[Metric, list[Mention]]]) ->
         if not m.strong
         or not any(r.start <= m.start and m.end <= r.end and r.end - r.start > m.end - m.start for r in longer)
     ]
+
+
+def _outside(rivals: list[tuple[Metric, list[Mention]]], own: list[Mention]) -> list[tuple[Metric, list[Mention]]]:
+    """Other metrics' names but those inside a longer name of this metric ("active users" in "weekly active
+    users"). Words of a rival's description stay, even inside this metric's name: in "4 user accounts were
+    phished" the number may be that of a metric described as accounts phished."""
+    names = [m for m in own if m.strong]
+
+    def inside(r: Mention) -> bool:
+        return r.strong and any(
+            n.start <= r.start and r.end <= n.end and r.end - r.start < n.end - n.start for n in names
+        )
+
+    return [(metric, [r for r in found if not inside(r)]) for metric, found in rivals]
 
 
 def _reported_day(source: SourceDoc) -> date:
