@@ -75,9 +75,14 @@ def dlt_load(destination: Any, dataset: str, export: Path, pipelines_dir: str) -
     started, cpu_started = time.perf_counter(), cpu_seconds()
     pipeline.run(slack_messages(export))
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    steps = {
+        step.step: (step.finished_at - step.started_at).total_seconds()
+        for step in pipeline.last_trace.steps
+        if step.step != "run"  # the whole of the three
+    }
     with pipeline.sql_client() as client:
         rows = client.execute_sql("SELECT count(*) FROM slack_messages")[0][0]
-    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "dlt": dlt.__version__}
+    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "steps": steps}
 
 
 def dlt_side(engine: str, export: Path, postgres: str) -> dict[str, Any]:
@@ -172,11 +177,12 @@ def main() -> None:
                 ours, theirs = (child(pythons[side], side, engine, export, args.postgres) for side in SIDES)
                 if ours["rows"] != theirs["rows"]:
                     sys.exit(f"{engine}: the project loaded {ours['rows']:,} messages, dlt {theirs['rows']:,}")
+                steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in theirs["steps"].items())
                 wall_ratios.append(theirs["seconds"] / ours["seconds"])
                 cpu_ratios.append(theirs["cpu_seconds"] / ours["cpu_seconds"])
                 print(f"{engine} pair {n} (load {load:.2f}), {ours['rows']:,} messages each: "
                       f"project {ours['seconds']:.2f} s wall, {ours['cpu_seconds']:.2f} s CPU; "
-                      f"dlt {theirs['seconds']:.2f} s wall, {theirs['cpu_seconds']:.2f} s CPU; "
+                      f"dlt {theirs['seconds']:.2f} s wall ({steps}), {theirs['cpu_seconds']:.2f} s CPU; "
                       f"dlt/project {wall_ratios[-1]:.1f}x wall, {cpu_ratios[-1]:.1f}x CPU")  # fmt: skip
             print(f"{engine}: median dlt/project {statistics.median(wall_ratios):.1f}x wall, "
                   f"{statistics.median(cpu_ratios):.1f}x CPU over {len(wall_ratios)} pairs")  # fmt: skip
