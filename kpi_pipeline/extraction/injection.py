@@ -344,10 +344,15 @@ def _short(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def lower_as_ignorecase(text: str) -> str:
+    """`text` in lower case, each letter as the one IGNORECASE matches it to ("İ" and "ı" are "i"), so that a
+    word a pattern matches is in it in the lower case the screens list."""
+    return (text if text.isascii() else text.translate(_CASE_TWINS)).lower()
+
+
 def _screened(plain: str) -> list[tuple[str, re.Pattern[str]]]:
-    """The patterns that may match `plain`, in order: those whose screen it passes, read in lower case as the
-    patterns' IGNORECASE reads it."""
-    folded = (plain if plain.isascii() else plain.translate(_CASE_TWINS)).lower()
+    """The patterns that may match `plain`, in order: those whose screen it passes."""
+    folded = lower_as_ignorecase(plain)
     candidates = {i for word in _SCREEN_WORDS.intersection(_WORD.findall(folded)) for i in _BY_WORD[word]}
     for mark, indices in _BY_MARK:
         if mark in folded:

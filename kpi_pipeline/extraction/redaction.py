@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from kpi_pipeline.extraction.injection import lower_as_ignorecase
 from kpi_pipeline.extraction.llm_config import LlmConfigError
 from kpi_pipeline.extraction.schema import SourceDoc
 
@@ -122,7 +123,8 @@ _DIGIT_CLUSTER = re.compile(r"\d(?:[ .()-]{0,2}\d){5}")
 _SECRET_START = re.compile(r"xox|xapp-|sk-ant-|gh[pousr]_|github_pat_|AKIA|ASIA|eyJ")  # how every secret starts
 _EMAIL_DOMAIN = re.compile(r"@[\w-]+\.")  # an address's "@" and first domain label
 _IBAN_START = re.compile(r"[A-Z]{2}\d\d(?:[A-Z0-9]{11}| [A-Z0-9]{4} )")  # compact or grouped
-_PHONE_CUE_WORD = re.compile(r"phone|tel|mob|cell|fax|whatsapp|call me|text me|reach me|ring me")  # in lower case
+# the cue words of _PHONE_CUE, in lower case as IGNORECASE reads them
+_PHONE_CUE_WORD = re.compile(r"phone|tel|mob|cell|fax|whatsapp|call me|text me|reach me|ring me")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[-.]\d{2}[-.]\d{4}")
 _DECIMAL = re.compile(r"\d+[.,]\d+")  # Slack links "28919.8689279" as <tel:...>: still a figure
 
@@ -239,8 +241,7 @@ def find_private(text: str) -> list[Private]:
     """Every private value in `text`, in order, none overlapping (an earlier kind in `KINDS` wins). A kind is
     searched for only in text with what each of its values has (most texts have none: the searches cost more)."""
     clustered = _DIGIT_CLUSTER.search(text) is not None
-    # IGNORECASE reads a few non-ASCII letters as ASCII ones ("ı" as "i"): only ASCII text is ruled out by its cues
-    cued = not text.isascii() or _PHONE_CUE_WORD.search(text.lower()) is not None
+    cued = _PHONE_CUE_WORD.search(lower_as_ignorecase(text)) is not None
     kinds = (  # each kind's candidates, in KINDS order
         [*_secrets(text)] if _SECRET_START.search(text) else [],
         [*_emails(text)] if _EMAIL_DOMAIN.search(text) else [],
