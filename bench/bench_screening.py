@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             pickle.dump(texts, f)
         base = export(args.base, root / "base")
         chars = sum(map(len, texts)) / len(texts)
-        print(f"{len(texts)} distinct texts ({len(demo)} of demo --scale {args.scale}, {len(real)} of realdata), ")
+        print(f"{len(texts)} distinct texts ({len(demo)} of demo --scale {args.scale}, {len(real)} of realdata),")
         print(f"{chars:.0f} characters on average: CPU s per function over all of them")
         print(f"{'pair':>4} {'function':<16} {args.base[:12]:>12} {'this tree':>10} {'ratio':>6}  load 1 5 15")
         ratios: dict[str, list[float]] = {name: [] for name in FUNCTIONS}

@@ -125,8 +125,11 @@ _COMPOUND = re.compile(
     rf"(?P<b>\d+)\s?(?P<ub>{_HOUR_UNITS}|{_MINUTE_UNITS})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_DIGIT = re.compile(r"\d")
 _COMPOUND_START = re.compile(r"\d\s?[dhDH]")  # a number and a day or hour unit: how every compound starts
+# A numeral's first digit follows neither a letter, a digit nor an id's mark (#/:@_^'), nor a dash after them
+# (PLAT-12), unless a currency code (USD5): most texts' digits are in ids, mentions and links, and have no numeral.
+_NUMERAL_DIGIT = re.compile(r"\d(?<![A-Za-z0-9#/:@_^'’]\d)(?<![A-Za-z_#]-\d)")
+_CODE_DIGIT = re.compile(r"(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)\d")
 _SUFFIX_CODE = re.compile(r"\s?(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)(?![A-Za-z])")
 _NOUN = re.compile(r"(?:\*\*|\*|__|_)?[ \t]+(?P<noun>[A-Za-z][A-Za-z\-]*)")
 # words after a bare number that are not what it counts ("3 of them", "5 today", "7 and rising")
@@ -177,9 +180,9 @@ def find_quantities(text: str, words: bool = False) -> list[Quantity]:
     """Every number in `text`, in order, with its unit if one is written next to it; with `words`, also
     numbers written in words (marked `in_words`)."""
     found: list[Quantity] = [*_word_quantities(text)] if words else []
-    has_digit = _DIGIT.search(text) is not None  # every numeral, compound and non-number has one
     compounds = [*_COMPOUND.finditer(text)] if _COMPOUND_START.search(text) else []
-    numerals = [*_NUMBER.finditer(text)] if has_digit else []
+    numeral = _NUMERAL_DIGIT.search(text) or _CODE_DIGIT.search(text)
+    numerals = [*_NUMBER.finditer(text)] if numeral else []
     # dates, times, versions and ids only matter where a numeral is (most digits are in ids and mentions)
     taken = [(m.start(), m.end()) for m in _NOT_NUMBERS.finditer(text)] if compounds or numerals else []
     for m in compounds:
