@@ -93,9 +93,10 @@ _NUMBER = r"-?\d[\d.,]*"
 
 @dataclass(frozen=True)
 class _Screen:
-    """What every match of a pattern contains, so a text without it is never searched: one of `words` (whole
-    runs of letters, lower case) or of `marks` (lower-case substrings), and a digit if `digit`. Empty: always
-    searched. Cheap set and substring checks replace most of the regex searches (most texts trip no pattern)."""
+    """What every match of a pattern contains, so that a text without it is not searched (most texts trip no
+    pattern, and set and substring checks cost a fraction of the searches): one of `words` (whole runs of
+    letters, lower case) or of `marks` (lower-case substrings), and a digit if `digit`. Every screen lists words
+    or marks: one with neither would let no text through."""
 
     words: frozenset[str] = frozenset()
     marks: tuple[str, ...] = ()

@@ -173,6 +173,10 @@ def test_the_screens_never_hide_a_match_from_the_patterns() -> None:
     assert [t for t in variants if found[t] != first_match_of_each_rule(t)] == []
 
 
+def test_every_screen_lists_words_or_marks_so_that_some_text_gets_through() -> None:
+    assert all(screen.words or screen.marks for _, _, screen in _PATTERNS)
+
+
 def test_the_screens_read_each_letter_as_ignorecase_matches_it() -> None:
     """Screens hold words in lower case: every character IGNORECASE matches to one of their letters ("İ", "ı",
     "K" for Kelvin) must lower to that letter, or a word spelt with it would slip past the screen."""
