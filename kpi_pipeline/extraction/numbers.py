@@ -125,6 +125,11 @@ _COMPOUND = re.compile(
     rf"(?P<b>\d+)\s?(?P<ub>{_HOUR_UNITS}|{_MINUTE_UNITS})(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+_COMPOUND_START = re.compile(r"\d\s?[dhDH]")  # a number and a day or hour unit: how every compound starts
+# A numeral's first digit follows neither a letter, a digit nor an id's mark (#/:@_^'), nor a dash after them
+# (PLAT-12), unless a currency code (USD5): most texts' digits are in ids, mentions and links, and have no numeral.
+_NUMERAL_DIGIT = re.compile(r"\d(?<![A-Za-z0-9#/:@_^'’]\d)(?<![A-Za-z_#]-\d)")
+_CODE_DIGIT = re.compile(r"(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)\d")
 _SUFFIX_CODE = re.compile(r"\s?(?:USD|EUR|GBP|CAD|AUD|CHF|JPY)(?![A-Za-z])")
 _NOUN = re.compile(r"(?:\*\*|\*|__|_)?[ \t]+(?P<noun>[A-Za-z][A-Za-z\-]*)")
 # words after a bare number that are not what it counts ("3 of them", "5 today", "7 and rising")
@@ -175,8 +180,12 @@ def find_quantities(text: str, words: bool = False) -> list[Quantity]:
     """Every number in `text`, in order, with its unit if one is written next to it; with `words`, also
     numbers written in words (marked `in_words`)."""
     found: list[Quantity] = [*_word_quantities(text)] if words else []
-    taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in _NOT_NUMBERS.finditer(text)]
-    for m in _COMPOUND.finditer(text):
+    compounds = [*_COMPOUND.finditer(text)] if _COMPOUND_START.search(text) else []
+    numeral = _NUMERAL_DIGIT.search(text) or _CODE_DIGIT.search(text)
+    numerals = [*_NUMBER.finditer(text)] if numeral else []
+    # dates, times, versions and ids only matter where a numeral is (most digits are in ids and mentions)
+    taken = [(m.start(), m.end()) for m in _NOT_NUMBERS.finditer(text)] if compounds or numerals else []
+    for m in compounds:
         if any(a <= m.start() < b for a, b in taken):
             continue
         first = float(m.group("a")) * _TIME[_canonical(m.group("ua"))]
@@ -185,10 +194,12 @@ def find_quantities(text: str, words: bool = False) -> list[Quantity]:
         value = (first + second) / _TIME[unit]
         found.append(Quantity(_tidy(value), unit, m.start(), m.end(), m.group(0)))
         taken.append((m.start(), m.end()))
-    for m in _NUMBER.finditer(text):
+    for m in numerals:
         if any(a <= m.start() < b or a < m.end() <= b for a, b in taken):
             continue
         found.append(_quantity(m, text))
+    if not found:
+        return found
     found.sort(key=lambda q: q.start)
     return _mark_ranges(text, _mark_transitions(text, found))
 

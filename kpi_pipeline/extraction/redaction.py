@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from kpi_pipeline.extraction.injection import lower_as_ignorecase
 from kpi_pipeline.extraction.llm_config import LlmConfigError
 from kpi_pipeline.extraction.schema import SourceDoc
 
@@ -116,6 +117,14 @@ _SSN_CUE = re.compile(
 )
 # UK National Insurance numbers: two letters (not D, F, I, Q, U, V; second not O), six digits, A to D
 _NINO = re.compile(r"(?<![\w-])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![\w-])")
+# Every number kind has six digits close together (at most two of " .()-" between two of them): a text without
+# such a cluster, the most common kind, is not searched for cards, ids or phone numbers in shape.
+_DIGIT_CLUSTER = re.compile(r"\d(?:[ .()-]{0,2}\d){5}")
+_SECRET_START = re.compile(r"xox|xapp-|sk-ant-|gh[pousr]_|github_pat_|AKIA|ASIA|eyJ")  # how every secret starts
+_EMAIL_DOMAIN = re.compile(r"@[\w-]+\.")  # an address's "@" and first domain label
+_IBAN_START = re.compile(r"[A-Z]{2}\d\d(?:[A-Z0-9]{11}| [A-Z0-9]{4} )")  # compact or grouped
+# the cue words of _PHONE_CUE, in lower case as IGNORECASE reads them
+_PHONE_CUE_WORD = re.compile(r"phone|tel|mob|cell|fax|whatsapp|call me|text me|reach me|ring me")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[-.]\d{2}[-.]\d{4}")
 _DECIMAL = re.compile(r"\d+[.,]\d+")  # Slack links "28919.8689279" as <tel:...>: still a figure
 
@@ -201,7 +210,15 @@ def _within(candidate: str, most: int) -> str:
     return candidate
 
 
-def _phones(text: str) -> Iterator[Private]:
+def _phone_cues(text: str) -> Iterator[Private]:
+    for m in _PHONE_CUE.finditer(text):
+        number = m.group("number")
+        digits = _digits(number)
+        if 7 <= len(digits) <= 15 and not _looks_like_a_figure(number):
+            yield Private("PHONE", m.start("number"), m.end("number"), digits)
+
+
+def _phone_shapes(text: str) -> Iterator[Private]:
     shapes: list[tuple[re.Pattern[str], int, int]] = [
         (_PHONE_INTERNATIONAL, 8, 15),
         (_PHONE_NANP, 10, 11),
@@ -218,39 +235,38 @@ def _phones(text: str) -> Iterator[Private]:
             )
             if fewest <= len(digits) and not figure:
                 yield Private("PHONE", m.start(), m.start() + len(candidate), digits)
-    for m in _PHONE_CUE.finditer(text):
-        number = m.group("number")
-        digits = _digits(number)
-        if 7 <= len(digits) <= 15 and not _looks_like_a_figure(number):
-            yield Private("PHONE", m.start("number"), m.end("number"), digits)
-
-
-_DETECTORS: dict[str, Callable[[str], Iterator[Private]]] = {
-    "SECRET": _secrets,
-    "EMAIL": _emails,
-    "IBAN": _ibans,
-    "CARD": _cards,
-    "ID": _ids,
-    "PHONE": _phones,
-}
 
 
 def find_private(text: str) -> list[Private]:
-    """Every private value in `text`, in order, none overlapping (an earlier kind in `KINDS` wins)."""
+    """Every private value in `text`, in order, none overlapping (an earlier kind in `KINDS` wins). A kind is
+    searched for only in text with what each of its values has (most texts have none: the searches cost more)."""
+    clustered = _DIGIT_CLUSTER.search(text) is not None
+    cued = _PHONE_CUE_WORD.search(lower_as_ignorecase(text)) is not None
+    kinds = (  # each kind's candidates, in KINDS order
+        [*_secrets(text)] if _SECRET_START.search(text) else [],
+        [*_emails(text)] if _EMAIL_DOMAIN.search(text) else [],
+        [*_ibans(text)] if _IBAN_START.search(text) else [],
+        [*_cards(text)] if clustered else [],
+        [*_ids(text)] if clustered else [],
+        [*(_phone_shapes(text) if clustered else ()), *(_phone_cues(text) if cued else ())],
+    )
     kept: list[Private] = []
-    for kind in KINDS:
-        for found in sorted(_DETECTORS[kind](text), key=lambda p: (p.start, -p.end)):
+    for candidates in kinds:
+        for found in sorted(candidates, key=lambda p: (p.start, -p.end)) if candidates else ():
             if all(found.end <= k.start or found.start >= k.end for k in kept):
                 kept.append(found)
-    return sorted(kept, key=lambda p: p.start)
+    return sorted(kept, key=lambda p: p.start) if kept else kept
 
 
 def redact_text(text: str, placeholders: Placeholders | None = None) -> str:
     """`text` with each private value replaced by its placeholder (numbered by `placeholders`, new if None)."""
+    private = find_private(text)
+    if not private:
+        return text
     numbering = placeholders if placeholders is not None else Placeholders()
     pieces: list[str] = []
     position = 0
-    for found in find_private(text):
+    for found in private:
         pieces += [text[position : found.start], numbering.name(found.kind, found.key)]
         position = found.end
     return "".join([*pieces, text[position:]])
@@ -260,7 +276,8 @@ def redact_source(doc: SourceDoc) -> SourceDoc:
     """The source as the model may see it: title and text redacted with one numbering (title first, as sent)."""
     numbering = Placeholders()
     title = redact_text(doc.title, numbering) if doc.title else doc.title
-    return replace(doc, title=title, text=redact_text(doc.text, numbering))
+    text = redact_text(doc.text, numbering)
+    return doc if title is doc.title and text is doc.text else replace(doc, title=title, text=text)
 
 
 def redact_sources(docs: Iterable[SourceDoc]) -> list[SourceDoc]:

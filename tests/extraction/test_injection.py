@@ -7,13 +7,25 @@ so the real-text datasets must come through without a single hit.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from kpi_pipeline.extraction.injection import RULES, find_injections, looks_like_instruction, readable
+from kpi_pipeline.extraction.injection import (
+    _PATTERNS,
+    RULES,
+    _short,
+    find_injections,
+    looks_like_instruction,
+    lower_as_ignorecase,
+    readable,
+)
 
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+ATTACK_CORPUS = Path(__file__).parent / "attack_corpus"
 
 
 def rules(text: str) -> set[str]:
@@ -131,3 +143,49 @@ def test_no_text_of_the_real_datasets_is_flagged() -> None:
     texts = real_texts()
     assert len(texts) > 300  # Slack messages, docs (and their code blocks and comments)
     assert [(where, [h.describe() for h in find_injections(t)]) for where, t in texts if find_injections(t)] == []
+
+
+def first_match_of_each_rule(text: str) -> dict[str, str]:
+    """What searching every pattern finds: the first match of each rule, as its hit shows it."""
+    plain, first = readable(text), {}
+    for rule, pattern, _ in _PATTERNS:
+        if rule not in first and (found := pattern.search(plain)) is not None:
+            first[rule] = _short(found.group(0))
+    return first
+
+
+def test_the_screens_never_hide_a_match_from_the_patterns() -> None:
+    """A pattern is searched only in text that passes its screen (words, marks, a digit its matches all have):
+    on every real text and attack, the attacks in capitals too and with the letters IGNORECASE reads as "i",
+    the hits are those of searching every pattern."""
+    attacks = [
+        source["text"]
+        for path in sorted(ATTACK_CORPUS.glob("*.yaml"))
+        if path.name != "metrics.yaml"
+        for case in yaml.safe_load(path.read_text())
+        for source in case["sources"]
+    ]
+    variants = [v for t in attacks for v in (t, t.upper(), t.replace("i", "ı"), t.upper().replace("I", "İ"))]
+    variants += [t for _, t in real_texts()]
+    pattern_rules = {rule for rule, _, _ in _PATTERNS}
+    found = {t: {h.rule: h.excerpt for h in find_injections(t) if h.rule in pattern_rules} for t in variants}
+    assert sum(bool(hits) for hits in found.values()) > 100  # the attacks and their variants do hit
+    assert [t for t in variants if found[t] != first_match_of_each_rule(t)] == []
+
+
+def test_every_screen_lists_words_or_marks_so_that_some_text_gets_through() -> None:
+    assert all(screen.words or screen.marks for _, _, screen in _PATTERNS)
+
+
+def test_the_screens_read_each_letter_as_ignorecase_matches_it() -> None:
+    """Screens hold words in lower case: every character IGNORECASE matches to one of their letters ("İ", "ı",
+    "K" for Kelvin) must lower to that letter, or a word spelt with it would slip past the screen."""
+    letters = sorted(
+        {c for _, _, screen in _PATTERNS for w in (*screen.words, *screen.marks) for c in w if c.isalpha()}
+    )
+    any_of_them = re.compile("[" + "".join(letters) + "]", re.IGNORECASE)
+    twins = [chr(code) for code in range(sys.maxunicode + 1) if any_of_them.fullmatch(chr(code))]
+    assert len(twins) > 2 * len(letters)  # upper and lower case, and the few others
+    matched = {c: {letter for letter in letters if re.fullmatch(letter, c, re.IGNORECASE)} for c in twins}
+    misread = {c: lower_as_ignorecase(c) for c in twins if lower_as_ignorecase(c) not in matched[c]}
+    assert misread == {}

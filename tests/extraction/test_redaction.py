@@ -323,6 +323,28 @@ def test_a_local_number_after_a_word_that_announces_a_phone_is_a_phone(phrase: s
 @pytest.mark.parametrize(
     ("text", "redacted"),
     [
+        ("WHATSAPP: 555 0134", "WHATSAPP: [PHONE_1]"),
+        ("r\u0131ng me on 555 0134", "r\u0131ng me on [PHONE_1]"),  # dotless i: IGNORECASE reads "ring me"
+        ("what\u017fapp 555 0134", "what\u017fapp [PHONE_1]"),  # long s
+        ("\u0131d number: 123456789", "\u0131d number: [ID_1]"),
+    ],
+)
+def test_a_cue_in_capitals_or_with_a_letter_that_case_folds_to_ascii_still_announces_the_number(
+    text: str, redacted: str
+) -> None:
+    assert redact_text(text) == redacted
+
+
+def test_a_source_with_nothing_private_comes_back_as_it_was() -> None:
+    doc = SourceDoc(
+        "jira", "jira:PLAT-12", "error rate 3.2% on <@U0001A5A0>", datetime(2026, 7, 1, tzinfo=UTC), None, "PLAT-12"
+    )
+    assert redact_source(doc) is doc
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
         ("+1 415 555 0134 12 days", "[PHONE_1] 12 days"),
         ("+1 (415) 555-0134 3 times", "[PHONE_1] 3 times"),
         ("call 020 7946 0958 2026 budget", "call [PHONE_1] 2026 budget"),
