@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from kpi_pipeline.extraction.injection import lower_as_ignorecase
+
 # unit family -> {spelling: factor to the family's base unit}
 _TIME = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _UNIT_WORDS: dict[str, tuple[str, str]] = {}  # lower-case spelling -> (family, canonical unit)
@@ -205,7 +207,9 @@ def find_quantities(text: str, words: bool = False) -> list[Quantity]:
 
 
 def _canonical(spelling: str) -> str:
-    return _UNIT_WORDS.get(spelling, _UNIT_WORDS.get(spelling.lower(), ("other", spelling)))[1]
+    """The unit a spelling names, also as IGNORECASE patterns match it ("mınutes", dotless i, is minutes)."""
+    found = _UNIT_WORDS.get(spelling) or _UNIT_WORDS.get(spelling.lower())
+    return (found or _UNIT_WORDS.get(lower_as_ignorecase(spelling), ("other", spelling)))[1]
 
 
 def _quantity(m: re.Match[str], text: str) -> Quantity:

@@ -169,3 +169,11 @@ def test_real_year_in_review_figures(realdata: Path) -> None:
     assert (9059.0, None) in values  # "**9,059** projects"
     assert (4.0, "h") in values  # "handled within 4 hours"
     assert all(q.value != 2 for q in find_quantities("PEP 541 and 2FA"))  # "2FA" is a word
+
+
+@pytest.mark.parametrize("text", ["2 hours 15 mınutes", "2 HOURS 15 MİNUTES", "15 mınutes"])
+def test_a_unit_spelt_with_a_letter_ignorecase_folds_is_that_unit(text: str) -> None:
+    """Dotless and dotted i match "i" in the unit patterns, so the unit they spell is read, not a crash."""
+    (quantity,) = find_quantities(text)
+    assert quantity.text == text
+    assert (quantity.value, quantity.unit) == ((2.25, "h") if "2" in text else (15, "min"))
