@@ -18,7 +18,7 @@ Selection, the offline extractor and grounding all ask this, so they share one a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +35,7 @@ _UNIT_WORDS = frozenset(_UNIT_WORD_TEXT.split())
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _NEGATION = re.compile(r"\b(?:not|never|except|excluding)\b", re.IGNORECASE)
 _STEM = 6
+_STEM_OF_WORD = re.compile(rf"([A-Za-z0-9]{{1,{_STEM}}})[A-Za-z0-9]*")  # a word, capturing its `stem` but for case
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def names_of(metric: Metric) -> Names:
 @lru_cache(maxsize=512)
 def _patterns(names: Names) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
     """Strong mention patterns (aliases, the id as words, the id without unit words), each with the lower-case
-    words an ASCII text must contain for it to match (see `_ascii_lowered`)."""
+    words an ASCII text must contain for it to match (see `text_names`)."""
     metric_id, aliases, _ = names
     phrases = [a for a in aliases if a.strip()]
     id_words = [w for w in metric_id.split("_") if w]
@@ -86,15 +87,6 @@ def _phrase_pattern(phrase: str) -> tuple[re.Pattern[str], tuple[str, ...]] | No
     body = r"[\s_\-/]*".join(re.escape(w) for w in words)
     pattern = re.compile(rf"(?<![A-Za-z0-9.@]){body}(?:e?s)?(?![A-Za-z0-9])", re.IGNORECASE)
     return pattern, tuple(dict.fromkeys(w.lower() for w in words))
-
-
-@lru_cache(maxsize=16_384)
-def _ascii_lowered(text: str) -> str | None:
-    """`text` in lower case when it is ASCII, else None. A pattern's words are ASCII, and in ASCII text a
-    case-insensitive match is a lower-case one, so a pattern whose words are not all in it cannot match:
-    most texts are ruled out for most metrics without running a regex. Other text runs every pattern (Unicode
-    case folding matches more than `str.lower` says)."""
-    return text.lower() if text.isascii() else None
 
 
 def description_terms(metric: Metric) -> tuple[frozenset[str], frozenset[str]]:
@@ -142,38 +134,12 @@ def _vocabulary(names: Names) -> frozenset[str]:
 
 def metric_mentions(metric: Metric, text: str) -> list[Mention]:
     """Where `text` names the metric: aliases or its id as words (strong), else description words (weak)."""
-    return list(_mentions_cached(names_of(metric), text))
-
-
-@lru_cache(maxsize=65_536)
-def _mentions_cached(names: Names, text: str) -> tuple[Mention, ...]:
-    lowered = _ascii_lowered(text)
-    found = tuple(
-        Mention(m.start(), m.end(), True)
-        for pattern, words in _patterns(names)
-        if lowered is None or (words[0] in lowered and all(w in lowered for w in words[1:]))
-        for m in pattern.finditer(text)
-    )
-    if found:
-        return found
-    keywords = _description_terms(names[2])[0]
-    keys, present = _word_keys(text)
-    shared = keywords & present
-    if not shared or len(shared) < min(2, len(keywords)):
-        return ()
-    return tuple(Mention(start, end, False) for start, end, key in keys if key in shared)
-
-
-@lru_cache(maxsize=16_384)
-def _word_keys(text: str) -> tuple[tuple[tuple[int, int, str], ...], frozenset[str]]:
-    """Each word of `text` with its stem, and the set of those stems."""
-    keys = tuple((m.start(), m.end(), stem(m.group(0))) for m in _WORD.finditer(text))
-    return keys, frozenset(key for _, _, key in keys)
+    return list(text_names(_name_index((names_of(metric),)), text).mentions.get(0, ()))
 
 
 def names_metric(metric: Metric, text: str) -> bool:
     """`text` speaks of the metric: a mention, or (for table context) all words of one of its names."""
-    return bool(metric_mentions(metric, text)) or cell_score(metric, words_of(text))[0] > 0
+    return 0 in text_names(_name_index((names_of(metric),)), text).named
 
 
 def cell_score(metric: Metric, words: Iterable[str]) -> tuple[int, int]:
@@ -182,3 +148,102 @@ def cell_score(metric: Metric, words: Iterable[str]) -> tuple[int, int]:
     named = max((len(s) for s in _name_word_sets(metric) if s <= stems), default=0)
     positive, negative = description_terms(metric)
     return named, len(positive & stems) - len(negative & stems)
+
+
+@dataclass(frozen=True)
+class TextNames:
+    """What one text says of the metrics of a `NameIndex`, by their position in it."""
+
+    mentions: Mapping[int, tuple[Mention, ...]]  # the metrics it mentions (`metric_mentions`), in index order
+    named: frozenset[int]  # those and the metrics all words of one of whose names it holds (`names_metric`)
+
+
+class NameIndex:
+    """Many metrics' names compiled together, so that a text is matched against all of them at once.
+
+    A strong mention starts where a word starts (the patterns' look-behind) and begins with the first word of its
+    name, so in an ASCII text (see `text_names`) a pattern runs only when one scan of the text for every
+    pattern's first word found its own. Weak mentions and names as a bag of words are looked up from the text's
+    stems. The cost grows with the text's words and the names they hit, not with the number of metrics.
+    """
+
+    def __init__(self, names: Sequence[Names]) -> None:
+        self.patterns = tuple(_patterns(n) for n in names)
+        self.keywords = tuple(_description_terms(n[2])[0] for n in names)
+        self.every_pattern = [(m, n) for m, patterns in enumerate(self.patterns) for n in range(len(patterns))]
+        firsts: dict[str, list[tuple[int, int]]] = {}
+        for metric, number in self.every_pattern:
+            firsts.setdefault(self.patterns[metric][number][1][0], []).append((metric, number))
+        # the scan finds the longest first word at a word start; shorter ones there are its prefixes
+        self.first_word = re.compile(
+            r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in sorted(firsts, key=len, reverse=True)) + ")"
+            if firsts
+            else r"(?!)"
+        )
+        self.by_first_word = {
+            word: tuple(sorted(p for prefix, at in firsts.items() if word.startswith(prefix) for p in at))
+            for word in firsts
+        }
+        self.by_keyword: dict[str, list[int]] = {}
+        for metric, keywords in enumerate(self.keywords):
+            for key in keywords:
+                self.by_keyword.setdefault(key, []).append(metric)
+        self.by_name_stem: dict[str, list[tuple[int, frozenset[str]]]] = {}  # a stem of each name -> (metric, name)
+        for metric, (metric_id, aliases, _) in enumerate(names):
+            for name in _word_sets(metric_id, aliases):
+                self.by_name_stem.setdefault(min(name), []).append((metric, name))
+        self.keywords_known, self.name_stems = frozenset(self.by_keyword), frozenset(self.by_name_stem)
+
+
+def name_index(metrics: Sequence[Metric]) -> NameIndex:
+    """The `NameIndex` of `metrics`, built once per list of names."""
+    return _name_index(tuple(names_of(m) for m in metrics))
+
+
+@lru_cache(maxsize=1_024)
+def _name_index(names: tuple[Names, ...]) -> NameIndex:
+    return NameIndex(names)
+
+
+@lru_cache(maxsize=65_536)
+def text_names(index: NameIndex, text: str) -> TextNames:
+    """Which of `index`'s metrics `text` mentions or names, computed once per text: selection, plausibility
+    and the offline extractor ask of the same texts."""
+    lowered = text.lower() if text.isascii() else None
+    if lowered is None:  # Unicode case folding matches more than `str.lower` shows: every pattern runs
+        runnable: Iterable[tuple[int, int]] = index.every_pattern
+    else:
+        hits = index.first_word.findall(lowered)
+        runnable = sorted({p for word in set(hits) for p in index.by_first_word[word]}) if hits else ()
+    mentions: dict[int, tuple[Mention, ...]] = {}
+    for metric, number in runnable:
+        pattern, words = index.patterns[metric][number]
+        if lowered is not None and not all(w in lowered for w in words[1:]):
+            continue
+        found = tuple(Mention(m.start(), m.end(), True) for m in pattern.finditer(text))
+        if found:
+            mentions[metric] = mentions.get(metric, ()) + found
+    present = _stems(text)
+    shared_keywords, name_stems = present & index.keywords_known, present & index.name_stems
+    if not mentions and not shared_keywords and not name_stems:
+        return _NOTHING
+    shared: dict[int, int] = {}
+    for key in shared_keywords:
+        for metric in index.by_keyword[key]:
+            shared[metric] = shared.get(metric, 0) + 1
+    for metric, count in shared.items():
+        keywords = index.keywords[metric]
+        if metric not in mentions and count >= min(2, len(keywords)):
+            spans = _WORD.finditer(text)
+            mentions[metric] = tuple(Mention(w.start(), w.end(), False) for w in spans if stem(w.group(0)) in keywords)
+    bagged = {m for key in name_stems for m, name in index.by_name_stem[key] if name <= present}
+    return TextNames(dict(sorted(mentions.items())), frozenset(mentions.keys() | bagged))
+
+
+_NOTHING = TextNames({}, frozenset())
+
+
+@lru_cache(maxsize=16_384)
+def _stems(text: str) -> frozenset[str]:
+    """The stems of `text`'s words, the same for every index that asks."""
+    return frozenset(map(str.lower, _STEM_OF_WORD.findall(text)))

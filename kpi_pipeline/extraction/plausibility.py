@@ -4,7 +4,7 @@ Selection (selection.py) sends one request per group of metrics whose selectors 
 every source that could concern any metric of the group, and asks every metric of the group. Two rules narrow
 what is billed, and neither can lose a value that could be published:
 
-- **Ask a metric only where it could be read** (`plausible`): of a request one of whose sources names it
+- **Ask a metric only where it could be read** (`narrow`): of a request one of whose sources names it
   (`matching.names_metric`: an alias, its id, the words of its description, all words of a name in a table),
   or when the metric is `derived`, or when the catalog ties this source type's sources to it by a narrowed
   selector (`slack:#channel`, `jira:PROJECT`, `docs:glob`). Grounding publishes a value only on those terms
@@ -25,18 +25,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kpi_pipeline.catalog import Catalog, Metric
-from kpi_pipeline.extraction.matching import names_metric
+from kpi_pipeline.extraction.matching import NameIndex, name_index, text_names
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 from kpi_pipeline.extraction.selection import DEFAULT_METRICS_PER_REQUEST, relevance
 
 
-def plausible(metric: Metric, request: ExtractionRequest) -> bool:
-    """Whether an answer to `metric` over `request`'s sources could be published (see the module docstring)."""
-    if metric.derived:
-        return True
-    if any(s.source_type == request.source_type and s.pattern is not None for s in metric.sources):
-        return True
-    return any(names_metric(metric, source.text) for source in request.sources)
+def _asked_anyway(metric: Metric, source_type: str) -> bool:
+    """A derived metric, or one whose selectors tie this source type's sources to it, whatever they say."""
+    return metric.derived or any(s.source_type == source_type and s.pattern is not None for s in metric.sources)
+
+
+def _named_in(index: NameIndex, sources: Sequence[SourceDoc]) -> set[int]:
+    """The positions in `index` of the metrics one of `sources` names (`matching.names_metric`)."""
+    named: set[int] = set()
+    for source in sources:
+        named |= text_names(index, source.text).named
+    return named
 
 
 def bearing_on(metric: Metric, sources: Sequence[SourceDoc]) -> list[SourceDoc]:
@@ -55,17 +59,23 @@ class Narrowed:
 def narrow(
     requests: Sequence[ExtractionRequest], catalog: Catalog, metrics_per_request: int = DEFAULT_METRICS_PER_REQUEST
 ) -> Narrowed:
-    """`requests` with each metric asked only where `plausible`. Requests over the same day, source type and
-    sources are merged and their plausible metrics asked `metrics_per_request` at a time, so dropping metrics
-    does not leave more, smaller calls over one prefix."""
+    """`requests` with each metric asked only where it could be read (see the module docstring). Requests over
+    the same day, source type and sources are merged and their metrics asked `metrics_per_request` at a time, so
+    dropping metrics does not leave more, smaller calls over one prefix."""
     narrowed = Narrowed()
+    index = name_index(catalog.metrics)
+    position = {m.id: i for i, m in enumerate(catalog.metrics)}
     groups: dict[tuple[object, ...], tuple[ExtractionRequest, list[str]]] = {}
+    named: dict[tuple[object, ...], set[int]] = {}  # per group: what its (shared) sources name
     for request in requests:
         key = (request.day, request.source_type, tuple(s.source_id for s in request.sources))
         asked = groups.setdefault(key, (request, []))[1]
+        if key not in named:
+            named[key] = _named_in(index, request.sources)
         left_out = []
         for metric_id in request.metric_ids:
-            if plausible(catalog.metric(metric_id), request):
+            metric = catalog.metric(metric_id)
+            if _asked_anyway(metric, request.source_type) or position[metric_id] in named[key]:
                 asked.append(metric_id)
             else:
                 left_out.append(metric_id)

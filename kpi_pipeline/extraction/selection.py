@@ -12,15 +12,15 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
 from kpi_pipeline.extraction.injection import InjectionHit, find_injections
-from kpi_pipeline.extraction.matching import metric_mentions
-from kpi_pipeline.extraction.numbers import Quantity, convert, find_quantities, metric_unit
+from kpi_pipeline.extraction.matching import Mention, name_index, text_names
+from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 
 DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top
@@ -83,18 +83,38 @@ def relevance(doc: SourceDoc, metrics: Sequence[Metric], screen: bool = True) ->
     0 for text that addresses the model, unless `screen` is off."""
     if screen and instruction_hits(doc.text):
         return 0.0
-    quantities = find_quantities(doc.text)
-    fits: dict[str, list[Quantity]] = {}  # per unit: the text's numbers that convert to it
+    mentions = text_names(name_index(metrics), doc.text).mentions
+    fits = unit_fits(doc.text, [m.unit for m in metrics])
+    return _score([(_strength(mentions.get(i, ())), fits[m.unit]) for i, m in enumerate(metrics)])
+
+
+_NO_FIT, _FITS_UNWRITTEN, _FITS_WRITTEN = 0, 1, 2  # a text's numbers for a unit: none fit, some fit, one written in it
+
+
+def unit_fits(text: str, units: Sequence[str]) -> dict[str, int]:
+    """Per unit: whether `text` has numbers that convert to it, and whether one of them has its unit written."""
+    quantities = find_quantities(text)
+    fits = {}
+    for unit in units:
+        fitting = [q for q in quantities if convert(q, metric_unit(unit)) is not None]
+        fits[unit] = _NO_FIT if not fitting else _FITS_WRITTEN if any(q.unit for q in fitting) else _FITS_UNWRITTEN
+    return fits
+
+
+def _strength(mentions: Sequence[Mention]) -> bool | None:
+    """True: the text names a metric by alias or id; False: only by description words; None: not at all."""
+    return any(m.strong for m in mentions) if mentions else None
+
+
+def _score(per_metric: Iterable[tuple[bool | None, int]]) -> float:
+    """The relevance of a text from its mention of each metric (`_strength`) and the fit of its numbers to that
+    metric's unit, added in the metrics' order: a float sum depends on its order, and ties order the sources."""
     score = 0.0
-    for metric in metrics:
-        mentions = metric_mentions(metric, doc.text)
-        if metric.unit not in fits:
-            fits[metric.unit] = [q for q in quantities if convert(q, metric_unit(metric.unit)) is not None]
-        fitting = fits[metric.unit]
-        if mentions:
-            score += (3.0 if any(m.strong for m in mentions) else 1.0) + (2.0 if fitting else 0.0)
-        elif fitting:
-            score += 0.25 if any(q.unit for q in fitting) else 0.1
+    for strength, fit in per_metric:
+        if strength is not None:
+            score += (3.0 if strength else 1.0) + (2.0 if fit else 0.0)
+        elif fit:
+            score += 0.25 if fit == _FITS_WRITTEN else 0.1
     return score
 
 
@@ -113,10 +133,11 @@ def suspected_injection(doc: SourceDoc, metrics: Sequence[Metric]) -> SuspectedI
     hits = instruction_hits(doc.text)
     if not hits:
         return None
+    mentions = text_names(name_index(metrics), doc.text).mentions
     named = tuple(
         m.id
-        for m in metrics
-        if any(selector_matches(s, doc) for s in m.sources) and any(x.strong for x in metric_mentions(m, doc.text))
+        for i, m in enumerate(metrics)
+        if any(selector_matches(s, doc) for s in m.sources) and _strength(mentions.get(i, ()))
     )
     return SuspectedInjection(doc.source_type, doc.source_id, named, tuple(h.rule for h in hits)) if named else None
 
@@ -153,32 +174,38 @@ def select(
     `metrics_per_request` to a request; requests of one group send identical sources (one cached prefix).
     `screen=False` sends text that addresses the model too: only for proving the later defences alone."""
     selection = Selection()
+    scoring = _DayScoring(catalog, screen)
     for source_type in ("slack", "jira", "docs"):
         typed = [d for d in docs if d.source_type == source_type]
-        metrics_of_type = [m for m in catalog.metrics if source_type in m.source_types]
+        metrics_of_type = [(i, m) for i, m in enumerate(catalog.metrics) if source_type in m.source_types]
         if screen:
-            suspects = (suspected_injection(d, metrics_of_type) for d in typed)
+            screened = [m for _, m in metrics_of_type]
+            suspects = (suspected_injection(d, screened) for d in typed)
             selection.suspected_injections.extend(s for s in suspects if s is not None)
-        groups: dict[tuple[str, ...], list[Metric]] = {}
         places = [_place(d) for d in typed]
         at_place = dict(zip(places, typed, strict=True))  # one doc per place: selectors are matched per place
-        for metric in metrics_of_type:
-            picks = {p: any(selector_matches(s, d) for s in metric.sources) for p, d in at_place.items()}
-            pool = tuple(d.source_id for d, p in zip(typed, places, strict=True) if picks[p])
-            groups.setdefault(pool, []).append(metric)
+        pools: dict[tuple[bool, ...], tuple[str, ...]] = {}  # the sources picked at these places
+        groups: dict[tuple[str, ...], list[tuple[int, Metric]]] = {}
+        for position, metric in metrics_of_type:
+            picks = tuple(any(selector_matches(s, d) for s in metric.sources) for d in at_place.values())
+            if picks not in pools:
+                picked = {p for p, pick in zip(at_place, picks, strict=True) if pick}
+                pools[picks] = tuple(d.source_id for d, p in zip(typed, places, strict=True) if p in picked)
+            groups.setdefault(pools[picks], []).append((position, metric))
         sent: set[str] = set()
-        for pool_ids, metrics in groups.items():
+        for pool_ids, members in groups.items():
             wanted = set(pool_ids)
             candidates = [d for d in typed if d.source_id in wanted]
-            chosen, irrelevant, over = pack(candidates, metrics, token_budget, screen)
+            chosen, irrelevant, over = pack(scoring.scores(candidates, members), token_budget)
             selection.irrelevant += len(irrelevant)
             selection.over_budget += len(over)
             sent.update(d.source_id for d in chosen)
+            metric_ids = [m.id for _, m in members]
             if not chosen:
-                selection.unasked.append((source_type, tuple(m.id for m in metrics)))
+                selection.unasked.append((source_type, tuple(metric_ids)))
                 continue
-            for start in range(0, len(metrics), max(1, metrics_per_request)):
-                chunk = tuple(m.id for m in metrics[start : start + metrics_per_request])
+            for start in range(0, len(metric_ids), max(1, metrics_per_request)):
+                chunk = tuple(metric_ids[start : start + metrics_per_request])
                 selection.requests.append(ExtractionRequest(day, source_type, chunk, tuple(chosen)))
         left = [d.source_id for d in typed if d.source_id not in sent]
         if left:
@@ -186,11 +213,54 @@ def select(
     return selection
 
 
+_Profile = tuple[tuple[tuple[int, bool], ...], tuple[int, ...]]  # (catalog position, strength) mentioned; unit fits
+
+
+class _DayScoring:
+    """`relevance` of a day's sources for each group of metrics, at the cost of one match per distinct text:
+    a text's mentions of every catalog metric and the fit of its numbers to every unit are found once (most
+    chat is repeated), and a group's score is added up once per distinct profile of those."""
+
+    def __init__(self, catalog: Catalog, screen: bool) -> None:
+        self.index = name_index(catalog.metrics)
+        self.units = sorted({m.unit for m in catalog.metrics})
+        self.screen = screen
+        self.profiles: dict[str, _Profile | None] = {}  # text -> its profile, None: it addresses the model
+
+    def profile(self, text: str) -> _Profile | None:
+        if text not in self.profiles:
+            if self.screen and instruction_hits(text):
+                self.profiles[text] = None
+            else:
+                mentions = text_names(self.index, text).mentions
+                fits = unit_fits(text, self.units)
+                strengths = tuple((i, any(m.strong for m in found)) for i, found in mentions.items())
+                self.profiles[text] = strengths, tuple(fits[u] for u in self.units)
+        return self.profiles[text]
+
+    def scores(self, docs: Sequence[SourceDoc], members: Sequence[tuple[int, Metric]]) -> list[tuple[float, SourceDoc]]:
+        """(relevance for the metrics `members`, at their catalog positions, doc) for each doc."""
+        unit_at = {u: n for n, u in enumerate(self.units)}
+        group = [(position, unit_at[m.unit]) for position, m in members]
+        memo: dict[_Profile, float] = {}
+        scored = []
+        for doc in docs:
+            profile = self.profile(doc.text)
+            if profile is None:
+                scored.append((0.0, doc))
+                continue
+            if profile not in memo:
+                strengths, fits = dict(profile[0]), profile[1]
+                memo[profile] = _score((strengths.get(position), fits[unit]) for position, unit in group)
+            scored.append((memo[profile], doc))
+        return scored
+
+
 def pack(
-    pool: Sequence[SourceDoc], metrics: Sequence[Metric], token_budget: int, screen: bool = True
+    scored: Sequence[tuple[float, SourceDoc]], token_budget: int
 ) -> tuple[list[SourceDoc], list[SourceDoc], list[SourceDoc]]:
-    """(chosen in time order, irrelevant, over budget): the most relevant sources that fit the budget."""
-    scored = [(relevance(d, metrics, screen), d) for d in pool]
+    """(chosen in time order, irrelevant, over budget): of (relevance, source) pairs, the most relevant sources
+    that fit the budget."""
     irrelevant = [d for score, d in scored if score <= 0]
     ranked = sorted(((s, d) for s, d in scored if s > 0), key=lambda sd: (-sd[0], -sd[1].observed_at.timestamp()))
     chosen: list[SourceDoc] = []

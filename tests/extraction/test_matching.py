@@ -5,7 +5,14 @@ match: glued words, plurals, and Unicode letters that case-fold to ASCII ones.""
 from __future__ import annotations
 
 from kpi_pipeline.catalog import parse_catalog
-from kpi_pipeline.extraction.matching import cell_score, metric_mentions, vocabulary
+from kpi_pipeline.extraction.matching import (
+    cell_score,
+    metric_mentions,
+    name_index,
+    names_metric,
+    text_names,
+    vocabulary,
+)
 
 CATALOG = parse_catalog(
     {
@@ -54,3 +61,34 @@ def test_metrics_with_the_same_names_share_answers_and_others_do_not() -> None:
     assert [m.strong for m in metric_mentions(renamed, "failure ratio 2%")] == [True]
     assert "failur" in vocabulary(renamed) and "failur" not in vocabulary(ERRORS)
     assert cell_score(renamed, ["failure", "ratio"])[0] == 1 and cell_score(ERRORS, ["failure", "ratio"])[0] == 0
+
+
+def test_a_text_matched_against_many_metrics_at_once_finds_what_each_metric_alone_finds() -> None:
+    catalog = parse_catalog(
+        {
+            "metrics": [
+                *(
+                    {"id": m.id, "description": m.description, "unit": m.unit, "aliases": m.aliases}
+                    for m in CATALOG.metrics
+                ),
+                {"id": "trial_upgrades", "description": "Trials upgraded to paid", "unit": "pct", "aliases": ["trial"]},
+                {"id": "trials_started", "description": "Trials started", "unit": "count", "aliases": ["trials"]},
+                {"id": "failed_requests", "description": "d", "unit": "count", "aliases": ["requests failed"]},
+            ]
+        }
+    )
+    index = name_index(catalog.metrics)
+    texts = [
+        "trials: 40",  # the longest first word found here is "trials", and "trial" matches here too
+        "API error rate is 3%, ſignups 40",
+        "requests failed twice after the deploy",  # a weak mention of one metric, a strong one of another
+        "| created | accounts | website |",  # all words of no name, the description's words of signups
+        "| rate | error |",  # all words of a name, in another order
+        "lunch?",
+    ]
+    for text in texts:
+        found = text_names(index, text)
+        for position, metric in enumerate(catalog.metrics):
+            assert list(found.mentions.get(position, ())) == metric_mentions(metric, text), (text, metric.id)
+            assert (position in found.named) == names_metric(metric, text), (text, metric.id)
+    assert set(text_names(index, texts[0]).mentions) == {2, 3}

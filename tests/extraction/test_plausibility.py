@@ -11,7 +11,7 @@ import pytest
 from kpi_pipeline.catalog import Catalog, load_catalog, parse_catalog
 from kpi_pipeline.demo import generate_dataset
 from kpi_pipeline.extraction.pipeline import plan_day, source_docs
-from kpi_pipeline.extraction.plausibility import bearing_on, narrow, plausible
+from kpi_pipeline.extraction.plausibility import bearing_on, narrow
 from kpi_pipeline.extraction.prompts import answer_key
 from kpi_pipeline.extraction.schema import PROMPT_VERSION, ExtractionRequest, SourceDoc
 from kpi_pipeline.orchestration.estimate import raw_days_from_sources
@@ -46,16 +46,25 @@ def request(
     return ExtractionRequest(DAY, "slack", metric_ids, sources)
 
 
-def test_a_metric_is_plausible_where_a_source_names_it_and_not_where_none_does() -> None:
-    assert plausible(CATALOG.metric("api_error_rate"), request(ERRORS, LUNCH))
-    assert not plausible(CATALOG.metric("deploys_per_day"), request(ERRORS, LUNCH))  # a count, but no deploys
+def test_a_metric_is_asked_where_a_source_names_it_and_not_where_none_does() -> None:
+    narrowed = narrow([request(ERRORS, LUNCH)], CATALOG)
+    assert [r.metric_ids for r in narrowed.requests] == [("api_error_rate",)]
+    assert narrowed.unnamed == [("slack", ("deploys_per_day",))]  # a count, but no source speaks of deploys
 
 
-def test_a_derived_metric_or_one_tied_to_its_sources_by_a_narrowed_selector_is_always_plausible() -> None:
+def test_a_metric_is_asked_where_a_table_holds_all_words_of_one_of_its_names() -> None:
+    table = SourceDoc("docs", "docs:w27.md@abc", "| metric | value |\n| rate error | 2.1 |", AT)
+    narrowed = narrow([ExtractionRequest(DAY, "docs", ("api_error_rate", "deploys_per_day"), (table,))], CATALOG)
+    assert [r.metric_ids for r in narrowed.requests] == [("api_error_rate",)]
+
+
+def test_a_derived_metric_or_one_tied_to_its_sources_by_a_narrowed_selector_is_always_asked() -> None:
     # grounding publishes those without the quote naming the metric, so they are asked whatever the text says
-    assert plausible(CATALOG.metric("gross_margin"), request(LUNCH))
-    assert plausible(CATALOG.metric("pager_pages"), request(LUNCH))
-    assert not plausible(CATALOG.metric("pager_pages"), ExtractionRequest(DAY, "jira", ("pager_pages",), (LUNCH,)))
+    asked = ("gross_margin", "pager_pages", "api_error_rate")
+    narrowed = narrow([request(LUNCH, metric_ids=asked)], CATALOG)
+    assert [r.metric_ids for r in narrowed.requests] == [("gross_margin", "pager_pages")]
+    jira = narrow([ExtractionRequest(DAY, "jira", ("pager_pages",), (LUNCH,))], CATALOG)
+    assert jira.requests == [] and jira.unnamed == [("jira", ("pager_pages",))]
 
 
 def test_the_sources_bearing_on_a_metric_name_it_or_carry_a_number_in_its_unit() -> None:
