@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_extract_cpu.py                          # demo --scale 20, 14 days, against main
     .venv/bin/python bench/bench_extract_cpu.py --base HEAD~3 --scale 20 --days 14 --pairs 3
+    .venv/bin/python bench/bench_extract_cpu.py --scale 100 --kpis 50 --days 3      # the 50-KPI catalog
 
 The demo company is generated once and its first `--days` days ingested once (`kpi-pipeline backfill`, offline, on
 a fresh DuckDB warehouse). Each measurement is a fresh child process that reads those raw days from the warehouse
@@ -125,19 +126,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="main", help="git ref whose kpi_pipeline is the baseline")
     parser.add_argument("--scale", type=int, default=20, help="demo workspace size multiplier")
     parser.add_argument("--days", type=int, default=14, help="days extracted, from the demo quarter's first")
+    parser.add_argument("--kpis", type=int, help="metrics in the demo catalog (the demo's --kpis; default its own)")
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_extract_cpu_") as tmp:
         root = Path(tmp)
         dataset = root / "demo"
+        kpis = ["--kpis", str(args.kpis)] if args.kpis else []
         subprocess.run(
-            [sys.executable, "-m", "kpi_pipeline.demo", str(dataset), "--scale", str(args.scale)],
+            [sys.executable, "-m", "kpi_pipeline.demo", str(dataset), "--scale", str(args.scale), *kpis],
             check=True,
             capture_output=True,
         )
         url = ingest(dataset, args.days, root / "ingest")
         base = export(args.base, root / "base")
-        print(f"demo --scale {args.scale}, {args.days} days from {FIRST_DAY}: CPU s of extract_days, offline")
+        catalog = f", --kpis {args.kpis}" if args.kpis else ""
+        print(f"demo --scale {args.scale}{catalog}, {args.days} days from {FIRST_DAY}: CPU s of extract_days, offline")
         print(f"{'pair':>4} {args.base[:12]:>12} {'this tree':>10} {'ratio':>6} {'msgs/s':>8}  load 1 5 15")
         ratios = []
         for pair in range(1, args.pairs + 1):
