@@ -96,7 +96,8 @@ def unit_fits(text: str, units: Sequence[str]) -> dict[str, int]:
     quantities = find_quantities(text)
     fits = {}
     for unit in units:
-        fitting = [q for q in quantities if convert(q, metric_unit(unit)) is not None]
+        target = metric_unit(unit)
+        fitting = [q for q in quantities if convert(q, target) is not None]
         fits[unit] = _NO_FIT if not fitting else _FITS_WRITTEN if any(q.unit for q in fitting) else _FITS_UNWRITTEN
     return fits
 
