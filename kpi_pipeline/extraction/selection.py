@@ -20,7 +20,7 @@ from functools import lru_cache
 from kpi_pipeline.catalog import Catalog, Metric, SourceSelector
 from kpi_pipeline.extraction.injection import InjectionHit, find_injections
 from kpi_pipeline.extraction.matching import Mention, name_index, text_names
-from kpi_pipeline.extraction.numbers import convert, find_quantities, metric_unit
+from kpi_pipeline.extraction.numbers import Quantity, convert, find_quantities, metric_unit
 from kpi_pipeline.extraction.schema import ExtractionRequest, SourceDoc
 
 DEFAULT_TOKEN_BUDGET = 30_000  # per request: sources only, prompt and metric definitions come on top
@@ -93,13 +93,20 @@ _NO_FIT, _FITS_UNWRITTEN, _FITS_WRITTEN = 0, 1, 2  # a text's numbers for a unit
 
 def unit_fits(text: str, units: Sequence[str]) -> dict[str, int]:
     """Per unit: whether `text` has numbers that convert to it, and whether one of them has its unit written."""
-    quantities = find_quantities(text)
+    quantities = _quantities(text)
     fits = {}
     for unit in units:
         target = metric_unit(unit)
         fitting = [q for q in quantities if convert(q, target) is not None]
         fits[unit] = _NO_FIT if not fitting else _FITS_WRITTEN if any(q.unit for q in fitting) else _FITS_UNWRITTEN
     return fits
+
+
+@lru_cache(maxsize=65_536)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    """`find_quantities`, once per text: keying answers (`plausibility.bearing_on`) reads the numbers of every
+    source of a request once per metric."""
+    return tuple(find_quantities(text))
 
 
 def _strength(mentions: Sequence[Mention]) -> bool | None:
