@@ -50,12 +50,12 @@ class JiraSource(dg.ConfigurableResource):
     def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
         raw.jira_events without `ingested_at`; none when the source is skipped."""
-        spans = self._spans(day)
+        spans = self.spans(day)
         return spans.issues_on(day), spans.events_on(day)
 
     def notes(self, day: date) -> dict[str, int]:
         """What reading the source up to `day` set aside: repeated changelog entries and comments, dropped."""
-        return self._spans(day).notes()
+        return self.spans(day).notes()
 
     def skip_reason(self) -> str | None:
         """Why there is no Jira source to read (KPI_JIRA_SOURCE=none, or a dataset without jira/), else None."""
@@ -65,7 +65,9 @@ class JiraSource(dg.ConfigurableResource):
         """Where the rows come from, for messages: `KPI_JIRA_SOURCE=...` or the dataset's jira/ folder."""
         return describe("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
 
-    def _spans(self, day: date) -> JiraSpans:
+    def spans(self, day: date) -> JiraSpans:
+        """The states and events of every issue there is by the end of `day`, which serve every earlier day
+        too; none when the source is skipped."""
         if self.skip_reason() is not None:
             return _NO_ISSUES
         source = self.source.strip()

@@ -42,6 +42,7 @@ from kpi_pipeline.sources.jira_history import (
     status_seen,
     timeline,
 )
+from kpi_pipeline.warehouse.tables import RAW_JIRA_ISSUES, Column
 
 _OPEN_END = date.max.toordinal() + 1  # the last span of an issue holds for every later day
 _NO_TIME = np.iinfo(np.int64).min  # NaT as datetime64[us]
@@ -93,16 +94,35 @@ class JiraSpans:
     def issues_on(self, day: date) -> pd.DataFrame:
         """Every issue that existed at the end of `day` (UTC) in its state then: raw.jira_issues' columns
         without `ingested_at`, issues in key order (PLAT-9 before PLAT-10)."""
+        rows = self._spans_on(day)
+        columns = self._state_columns(rows)
+        columns["day"] = _days(day, len(rows))
+        return pd.DataFrame(columns, columns=ISSUE_COLUMNS)
+
+    def issue_count_on(self, day: date) -> int:
+        """How many rows `issues_on(day)` holds."""
+        return len(self._spans_on(day))
+
+    def span_frame(self, first: date, last: date) -> pd.DataFrame:
+        """The spans that hold for any day from `first` to `last`, with SPAN_COLUMNS: a day's issue rows are
+        those with valid_from <= day < valid_to (day ordinals), ordered by `position` (copy_day_sql)."""
+        rows = np.flatnonzero((self.span_from <= last.toordinal()) & (first.toordinal() < self.span_to))
+        columns = self._state_columns(rows)
+        columns |= {"valid_from": self.span_from[rows], "valid_to": self.span_to[rows], "position": rows}
+        return pd.DataFrame(columns, columns=[c.name for c in SPAN_COLUMNS])
+
+    def _spans_on(self, day: date) -> np.ndarray:
         ordinal = day.toordinal()
-        rows = np.flatnonzero((self.span_from <= ordinal) & (ordinal < self.span_to))
+        return np.flatnonzero((self.span_from <= ordinal) & (ordinal < self.span_to))
+
+    def _state_columns(self, rows: np.ndarray) -> dict[str, Any]:
         issues = self.span_issue[rows]
         columns: dict[str, Any] = {name: self.texts[codes[issues]] for name, codes in self.issue_texts.items()}
         columns |= {name: self.texts[codes[rows]] for name, codes in self.span_texts.items()}
         columns["story_points"] = pd.array(self.span_points[rows], dtype="Float64")
         columns["created_at"] = _utc(self.issue_created[issues])
         columns["resolved_at"] = _utc(self.span_resolved[rows])
-        columns["day"] = _days(day, len(rows))
-        return pd.DataFrame(columns, columns=ISSUE_COLUMNS)
+        return columns
 
     def events_on(self, day: date) -> pd.DataFrame:
         """The events of `day` (UTC): raw.jira_events' columns without `ingested_at`, by time, same-instant
@@ -122,6 +142,26 @@ class JiraSpans:
             "duplicate_changelog_entries": self.duplicate_histories,
             "duplicate_comments": self.duplicate_comments,
         }
+
+
+# the staged spans (span_frame): an issue row's columns but `day`, and the days it holds for
+SPAN_COLUMNS = (
+    *(c for c in RAW_JIRA_ISSUES.columns if c.name in ISSUE_COLUMNS and c.name != "day"),
+    Column("valid_from", "INTEGER", nullable=False),
+    Column("valid_to", "INTEGER", nullable=False),
+    Column("position", "INTEGER", nullable=False),
+)
+
+
+def copy_day_sql(staged: str) -> str:
+    """The INSERT of one day's raw.jira_issues rows from the spans staged as `staged` (span_frame), in key
+    order; parameters: the day, ingested_at, the day's ordinal twice."""
+    columns = [c.name for c in SPAN_COLUMNS if c.name in ISSUE_COLUMNS]
+    return (
+        f"INSERT INTO {RAW_JIRA_ISSUES.qualified} ({', '.join(columns)}, day, ingested_at) "
+        f"SELECT {', '.join(columns)}, CAST(? AS DATE), CAST(? AS TIMESTAMPTZ) FROM {staged} "
+        "WHERE valid_from <= ? AND ? < valid_to ORDER BY position"
+    )
 
 
 def _utc(micros: np.ndarray) -> pd.Series:
