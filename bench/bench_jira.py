@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_jira_") as tmp:
         root = Path(tmp)
         base = export(args.base, root / "base")
-        print(f"{folder}, {args.days} days to {LAST_DAY}: raw_jira's resource and per-day writes, fresh DuckDB")
+        print(f"{folder}, {args.days} days to {LAST_DAY}: raw_jira materialized alone, fresh DuckDB")
         print(f"{'side':>12} {'wall s':>8} {'CPU s':>8} {'RSS MB':>8} {'issue rows':>11} {'events':>8}  load 1 5 15")
         ratios: list[float] = []
         differ = False
