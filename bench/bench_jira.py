@@ -86,7 +86,10 @@ def measure(code: Path | None, folder: Path, days: int, scratch: Path) -> dict[s
     warehouse = scratch / "warehouse.duckdb"
     for stale in scratch.glob("warehouse*"):
         stale.unlink()
+    first = date.fromordinal(LAST_DAY.toordinal() - days + 1)
+    # the daily partitions begin at KPI_START_DATE: at the range's first day, as bench_year.py does
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KPI_", "JIRA_"))}
+    env["KPI_START_DATE"] = first.isoformat()
     if code is not None:
         env["PYTHONPATH"] = str(code)
     cmd = [sys.executable, "-c", CHILD, str(folder), f"duckdb:///{warehouse}", LAST_DAY.isoformat(), str(days)]
