@@ -65,7 +65,8 @@ for table in (RAW_JIRA_ISSUES, RAW_JIRA_EVENTS):
     sums[table.qualified] = str(wh.scalar(f"SELECT sum(hash({cols})::HUGEINT) FROM {table.qualified}"))
 issues, events = metadata["raw_jira_issues"], metadata["raw_jira_events"]
 notes = {k: issues[k] for k in ("duplicate_changelog_entries", "duplicate_comments")}
-print(json.dumps({"wall": wall, "cpu": cpu, "rss_mb": rss_mb, "issues": issues["dagster/row_count"],
+# on a line of its own: DuckDB may have drawn a progress bar without a newline before it
+print("\\nRESULT " + json.dumps({"wall": wall, "cpu": cpu, "rss_mb": rss_mb, "issues": issues["dagster/row_count"],
                   "events": events["dagster/row_count"], "notes": notes, "sums": sums}))
 """
 # the child says where its package came from, so a pair cannot silently time one tree twice
@@ -100,7 +101,7 @@ def measure(code: Path | None, folder: Path, days: int, scratch: Path) -> dict[s
     origin = done.stderr.strip().splitlines()[-1]
     if not origin.startswith(str(code or ROOT)):
         raise SystemExit(f"the child ran {origin}, not the code under {code or ROOT}")
-    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, object] = json.loads(done.stdout.rsplit("\nRESULT ", 1)[1])
     return figures
 
 
