@@ -32,6 +32,7 @@ from kpi_pipeline.resources.docs import DocsSource
 from kpi_pipeline.resources.jira import JiraSource
 from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.resources.warehouse import WarehouseResource
+from kpi_pipeline.sources.jira_spans import SPAN_COLUMNS, copy_day_sql
 from kpi_pipeline.sources.vanished import allowed_empty, refusal
 from kpi_pipeline.warehouse import Warehouse
 from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_ISSUES, RAW_SLACK_MESSAGES, Table
@@ -186,18 +187,24 @@ def raw_jira(
     event_types: Counter[str] = Counter()
     samples: list[pd.DataFrame] = []
     refused: list[date] = []
+    spans = jira.spans(days[-1])
     with wh.session():
         held = _held_days(wh, "jira", [RAW_JIRA_ISSUES, RAW_JIRA_EVENTS], days)
+        # the issue states are loaded into the engine once; each day copies its rows from there
+        with wh.transaction() as tx:
+            staged = wh.stage_df(tx, "jira_issue_spans", SPAN_COLUMNS, spans.span_frame(days[0], days[-1]))
+        copy_day = copy_day_sql(staged.qualified)
         for i, day in enumerate(days, start=1):
-            issues, events = jira.issues_and_events_for_day(day)
-            if issues.empty and events.empty and day in held:
+            day_issues, events = spans.issue_count_on(day), spans.events_on(day)
+            if not day_issues and events.empty and day in held:
                 refused.append(day)
                 continue
             with wh.transaction() as tx:  # both tables of a day change together
                 wh.lock_partition(tx, RAW_JIRA_ISSUES, [day])
                 tx.delete_days(RAW_JIRA_ISSUES, [day])
                 tx.delete_days(RAW_JIRA_EVENTS, [day])
-                n_issues += tx.insert_df(RAW_JIRA_ISSUES, _stamp(issues, now))
+                tx.execute(copy_day, [day, now, day.toordinal(), day.toordinal()])
+                n_issues += day_issues
                 n_events += tx.insert_df(RAW_JIRA_EVENTS, _stamp(events, now))
             event_types.update(events["event_type"].astype(str))
             if len(samples) < 3 and not events.empty:

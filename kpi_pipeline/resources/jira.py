@@ -1,10 +1,10 @@
 """Where Jira issues come from: a folder of exported search pages, or Jira Cloud's REST API.
 
-A backfill asks for ~92 days one after another, so the parsed issues are kept per process: an export
-folder is read again only when one of its files changes, and an API search that reached day D serves
-every earlier day too. With `state_dir` (KPI_JIRA_STATE_DIR) API mode reads incrementally: once per run,
-only the issues updated since the kept cursor (sources/jira_state.py), and every day of the run is
-rebuilt from the kept issues.
+A backfill asks for ~92 days one after another, so the issues' spans of days (sources/jira_spans.py)
+are kept per process: an export folder is read again only when one of its files changes, and an API
+search that reached day D serves every earlier day too. With `state_dir` (KPI_JIRA_STATE_DIR) API mode
+reads incrementally: once per run, only the issues updated since the kept cursor (sources/jira_state.py),
+and every day of the run is rebuilt from the kept issues.
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from pydantic import Field, PrivateAttr
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
-from kpi_pipeline.sources.jira_export import export_files, read_export_folder
-from kpi_pipeline.sources.jira_history import IssueTimeline, build_timelines, duplicate_counts, rows_for_day
+from kpi_pipeline.sources.jira_export import CustomFields, export_files
+from kpi_pipeline.sources.jira_spans import JiraSpans, read_export_spans, spans_of
 from kpi_pipeline.sources.jira_state import load_state, save_state, state_path
 from kpi_pipeline.sources.presence import describe, skip_reason
 
 _ExportFingerprint = tuple[tuple[str, int, int], ...]
 
 _lock = threading.Lock()
-_export_cache: dict[Path, tuple[_ExportFingerprint, list[IssueTimeline]]] = {}
-_api_cache: dict[tuple[str, str, str], tuple[date, list[IssueTimeline]]] = {}
+_export_cache: dict[Path, tuple[_ExportFingerprint, JiraSpans]] = {}
+_api_cache: dict[tuple[str, str, str], tuple[date, JiraSpans]] = {}
+_NO_ISSUES = spans_of([], CustomFields())
 
 
 class JiraSource(dg.ConfigurableResource):
@@ -44,16 +45,17 @@ class JiraSource(dg.ConfigurableResource):
     state_dir: str | None = None
 
     # api mode with state_dir: the issues synced by this run, read once
-    _synced: list[IssueTimeline] | None = PrivateAttr(default=None)
+    _synced: JiraSpans | None = PrivateAttr(default=None)
 
     def issues_and_events_for_day(self, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(issues as of the end of `day` UTC, events of `day`): the columns of raw.jira_issues and
         raw.jira_events without `ingested_at`; none when the source is skipped."""
-        return rows_for_day(self._timelines(day), day)
+        spans = self.spans(day)
+        return spans.issues_on(day), spans.events_on(day)
 
     def notes(self, day: date) -> dict[str, int]:
         """What reading the source up to `day` set aside: repeated changelog entries and comments, dropped."""
-        return duplicate_counts(self._timelines(day))
+        return self.spans(day).notes()
 
     def skip_reason(self) -> str | None:
         """Why there is no Jira source to read (KPI_JIRA_SOURCE=none, or a dataset without jira/), else None."""
@@ -63,19 +65,21 @@ class JiraSource(dg.ConfigurableResource):
         """Where the rows come from, for messages: `KPI_JIRA_SOURCE=...` or the dataset's jira/ folder."""
         return describe("jira", "KPI_JIRA_SOURCE", self.source, self.from_dataset)
 
-    def _timelines(self, day: date) -> list[IssueTimeline]:
+    def spans(self, day: date) -> JiraSpans:
+        """The states and events of every issue there is by the end of `day`, which serve every earlier day
+        too; none when the source is skipped."""
         if self.skip_reason() is not None:
-            return []
+            return _NO_ISSUES
         source = self.source.strip()
         if not source:
             raise SourceError("KPI_JIRA_SOURCE is empty: set it to a folder of Jira search-response files or to 'api'")
         if source.lower() == "api":
-            return self._api_timelines(day)
-        return _export_timelines(Path(source))
+            return self._api_spans(day)
+        return _export_spans(Path(source))
 
-    def _api_timelines(self, day: date) -> list[IssueTimeline]:
+    def _api_spans(self, day: date) -> JiraSpans:
         if self.state_dir:
-            return self._incremental_timelines()
+            return self._incremental_spans()
         cache_key = (self.url or "", self.email or "", self.jql or "")
         with _lock:
             cached = _api_cache.get(cache_key)
@@ -83,12 +87,12 @@ class JiraSource(dg.ConfigurableResource):
                 return cached[1]
         site = JiraCloud(self.url, self.email, self.api_token)
         export = site.issues_created_by(self.jql, day)
-        timelines = build_timelines(export.issues, export.custom_fields, site.url)
+        spans = spans_of(export.issues, export.custom_fields, site.url)
         with _lock:
-            _api_cache[cache_key] = (day, timelines)
-        return timelines
+            _api_cache[cache_key] = (day, spans)
+        return spans
 
-    def _incremental_timelines(self) -> list[IssueTimeline]:
+    def _incremental_spans(self) -> JiraSpans:
         """Issues updated since the kept cursor (minus the overlap), merged over the kept ones, saved."""
         assert self.state_dir
         if self._synced is None:
@@ -99,25 +103,24 @@ class JiraSource(dg.ConfigurableResource):
             export = state.merged(fresh)
             save_state(path, export, site.url, self.jql or "")
             custom = site.custom_fields().merged(fresh.custom_fields).merged(export.custom_fields)
-            self._synced = build_timelines(export.issues, custom, site.url)
+            self._synced = spans_of(export.issues, custom, site.url)
         return self._synced
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._synced = None
 
 
-def _export_timelines(folder: Path) -> list[IssueTimeline]:
+def _export_spans(folder: Path) -> JiraSpans:
     folder = folder.resolve()
     fingerprint = _fingerprint(folder)
     with _lock:
         cached = _export_cache.get(folder)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
-    export = read_export_folder(folder)
-    timelines = build_timelines(export.issues, export.custom_fields)
+    spans = read_export_spans(folder)
     with _lock:
-        _export_cache[folder] = (fingerprint, timelines)
-    return timelines
+        _export_cache[folder] = (fingerprint, spans)
+    return spans
 
 
 def _fingerprint(folder: Path) -> _ExportFingerprint:

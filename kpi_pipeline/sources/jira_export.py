@@ -117,15 +117,23 @@ class CustomFields:
 
     def with_sprint_fields_found_in(self, issues: Iterable[Mapping[str, Any]]) -> CustomFields:
         """Without a names map, recognise the sprint field by its values, which have a telltale shape."""
+        return self.with_sprint_fields(fid for issue in issues for fid in sprint_like_fields(issue))
+
+    def with_sprint_fields(self, found: Iterable[str]) -> CustomFields:
+        """These sprint-like fields (`sprint_like_fields`) as the sprint fields, unless the names map gave some."""
         if self.sprint_ids:
             return self
-        found = {
-            fid
-            for issue in issues
-            for fid, value in (issue.get("fields") or {}).items()
-            if fid.startswith("customfield_") and _looks_like_sprints(value)
-        }
-        return CustomFields(self.story_point_ids, tuple(sorted(found)), self.story_point_names, self.sprint_names)
+        ids = tuple(sorted(set(found)))
+        return CustomFields(self.story_point_ids, ids, self.story_point_names, self.sprint_names)
+
+
+def sprint_like_fields(issue: Mapping[str, Any]) -> frozenset[str]:
+    """The custom fields of `issue` whose values look like sprints."""
+    return frozenset(
+        fid
+        for fid, value in (issue.get("fields") or {}).items()
+        if fid.startswith("customfield_") and _looks_like_sprints(value)
+    )
 
 
 def _unique(ids: tuple[str, ...]) -> tuple[str, ...]:
@@ -229,17 +237,22 @@ class JiraExport:
 def read_export_folder(folder: Path) -> JiraExport:
     """Read every `*.json` search page under `folder` (sorted by path, so later files win ties); an empty
     folder is an export without issues."""
+    return merge_pages([read_search_file(path) for path in export_files(folder)])
+
+
+def export_files(folder: Path) -> list[Path]:
+    """The search pages of an export folder in reading order (sorted by path); an error if it is no folder."""
     if not folder.is_dir():
         raise SourceError(
             f"KPI_JIRA_SOURCE={str(folder)!r} is not a folder: point it at a folder of Jira search-response "
             "JSON files, or set it to 'api' to read Jira Cloud"
         )
-    pages = [parse_search_page(_read_json(path), str(path)) for path in export_files(folder)]
-    return merge_pages(pages)
-
-
-def export_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.json") if p.is_file() and not p.name.startswith("."))
+
+
+def read_search_file(path: Path) -> SearchPage:
+    """One exported search page, validated."""
+    return parse_search_page(_read_json(path), str(path))
 
 
 def merge_pages(pages: Iterable[SearchPage]) -> JiraExport:
@@ -250,13 +263,14 @@ def merge_pages(pages: Iterable[SearchPage]) -> JiraExport:
         names.update(page.names)
         for issue in page.issues:
             kept = by_key.get(issue["key"])
-            if kept is None or _updated(issue) >= _updated(kept):
+            if kept is None or updated_at(issue) >= updated_at(kept):
                 by_key[issue["key"]] = issue
     issues = list(by_key.values())
     return JiraExport(issues, CustomFields.from_names(names).with_sprint_fields_found_in(issues), names)
 
 
-def _updated(issue: Mapping[str, Any]) -> datetime:
+def updated_at(issue: Mapping[str, Any]) -> datetime:
+    """When the issue was last updated (else created): of two copies of a key, the later one is kept."""
     raw = issue["fields"].get("updated") or issue["fields"].get("created")
     try:
         return parse_timestamp(raw) if raw else datetime.min.replace(tzinfo=UTC)

@@ -1,20 +1,19 @@
-"""An issue's state as of the end of a UTC day, and what happened to it on that day, from its changelog.
+"""An issue's state as of the end of a UTC day, and what happened to it, from its changelog.
 
 Search responses only carry an issue's *current* fields. To see a past day as it was, each issue is turned
-into a timeline once (current state + sorted changelog items + comments); a day's state is the current
-state with every change made after that day undone, newest first. Without a changelog (not expanded) the
-current values are all there is, except that `resolutiondate` still tells when the issue was not yet done.
+into a timeline (current state + sorted changelog items + comments); a day's state is the current state
+with every change made after that day undone, newest first. Without a changelog (not expanded) the current
+values are all there is, except that `resolutiondate` still tells when the issue was not yet done.
+sources/jira_spans.py turns each timeline into the spans of days its states hold for.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-
-import pandas as pd
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_export import CustomFields, adf_to_text, current_sprint_name, parse_timestamp
@@ -83,17 +82,10 @@ class IssueTimeline:
     duplicate_comments: int = 0
 
 
-def build_timelines(
-    issues: Sequence[Mapping[str, Any]], custom_fields: CustomFields, site_url: str | None = None
-) -> list[IssueTimeline]:
-    """Timelines of all issues of one source; status categories are learnt across all of them."""
-    categories = _status_categories(issues)
-    return [_timeline(issue, custom_fields, categories, site_url) for issue in issues]
-
-
-def _timeline(
-    issue: Mapping[str, Any], custom: CustomFields, categories: dict[str, str], site_url: str | None
+def timeline(
+    issue: Mapping[str, Any], custom: CustomFields, categories: Mapping[str, str], site_url: str | None
 ) -> IssueTimeline:
+    """The issue's timeline; `categories` (status_categories) are learnt across all issues of the source."""
     key = str(issue["key"])
     fields = issue["fields"]
     created_raw = fields.get("created")
@@ -180,7 +172,7 @@ def _unique_by_id(key: str, what: str, entries: Any) -> tuple[list[Mapping[str, 
 
 
 def _changes(
-    key: str, history: Mapping[str, Any], custom: CustomFields, categories: dict[str, str]
+    key: str, history: Mapping[str, Any], custom: CustomFields, categories: Mapping[str, str]
 ) -> Iterable[Change]:
     at = _timestamp(key, "changelog created", history.get("created"))
     author = _person(history.get("author"))
@@ -265,20 +257,20 @@ def _resolved_at(timeline: IssueTimeline, state: Mapping[str, Any], end: datetim
     return resolved if resolved is not None and resolved < end else None
 
 
-def events_on(timeline: IssueTimeline, day: date) -> list[dict[str, Any]]:
-    """Creation, changelog items and comments whose UTC day is `day`."""
-    events: list[dict[str, Any]] = []
-    if timeline.created_at.date() == day:
-        initial = dict(timeline.current)
-        for change in reversed(timeline.changes):
-            if change.column is not None:
-                initial[change.column] = change.from_value
-        events.append(
-            _event(timeline, f"{timeline.key}/created", "created", timeline.created_at, timeline.creator)
-            | {"to_value": initial["status"], "body": initial["summary"]}
-        )
+def events_of(timeline: IssueTimeline) -> list[dict[str, Any]]:
+    """Creation, changelog items and comments, each with its UTC day, from the creation day on (an earlier
+    one falls on a day the issue did not exist yet)."""
+    first_day = timeline.created_at.date()
+    initial = dict(timeline.current)
+    for change in reversed(timeline.changes):
+        if change.column is not None:
+            initial[change.column] = change.from_value
+    events = [
+        _event(timeline, f"{timeline.key}/created", "created", timeline.created_at, timeline.creator)
+        | {"to_value": initial["status"], "body": initial["summary"]}
+    ]
     for change in timeline.changes:
-        if change.at.date() == day:
+        if change.at.date() >= first_day:
             events.append(
                 _event(
                     timeline, change.event_id, _EVENT_TYPES.get(change.field, "field_change"), change.at, change.author
@@ -286,7 +278,7 @@ def events_on(timeline: IssueTimeline, day: date) -> list[dict[str, Any]]:
                 | {"field": change.field, "from_value": change.from_text, "to_value": change.to_text}
             )
     for comment in timeline.comments:
-        if comment.at.date() == day:
+        if comment.at.date() >= first_day:
             url = f"{timeline.url}?focusedCommentId={comment.comment_id}" if timeline.url else None
             events.append(
                 _event(timeline, f"{timeline.key}/comment/{comment.comment_id}", "comment", comment.at, comment.author)
@@ -311,45 +303,11 @@ def _event(timeline: IssueTimeline, event_id: str, kind: str, at: datetime, auth
     }
 
 
-def duplicate_counts(timelines: Iterable[IssueTimeline]) -> dict[str, int]:
-    """Changelog histories and comments dropped as repeats of an id already read, over all issues."""
-    timelines = list(timelines)
-    return {
-        "duplicate_changelog_entries": sum(t.duplicate_histories for t in timelines),
-        "duplicate_comments": sum(t.duplicate_comments for t in timelines),
-    }
-
-
-def rows_for_day(timelines: Iterable[IssueTimeline], day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(issues, events) frames for one day, with the raw tables' columns minus `ingested_at`."""
-    end = _end_of(day)
-    existing = sorted((t for t in timelines if t.created_at < end), key=lambda t: _key_order(t.key))
-    issues = [state_as_of(t, day) for t in existing]
-    # stable: same-instant events keep issue order, then creation, changelog order, comments
-    events = sorted((e for t in existing for e in events_on(t, day)), key=lambda e: e["occurred_at"])
-    return (
-        _frame(issues, ISSUE_COLUMNS, ("created_at", "resolved_at"), ("story_points",)),
-        _frame(events, EVENT_COLUMNS, ("occurred_at",), ()),
-    )
-
-
-def _frame(
-    rows: list[dict[str, Any]], columns: list[str], timestamps: Sequence[str], numbers: Sequence[str]
-) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in timestamps:
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[us, UTC]")
-    for name in numbers:
-        frame[name] = frame[name].astype("Float64")
-    frame["day"] = frame["day"].astype(object)
-    return frame
-
-
 def _end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _key_order(key: str) -> tuple[Any, ...]:
+def key_order(key: str) -> tuple[Any, ...]:
     """PLAT-9 before PLAT-10: numbers inside keys and ids compare as numbers."""
     parts: list[Any] = []
     for piece in key.replace("-", "/").split("/"):
@@ -361,17 +319,30 @@ def _numeric_id(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (0, value)
 
 
-def _status_categories(issues: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Status id and lower-cased name -> category key, from every issue's current status."""
+# an issue's current status as (id, name, category key), each None when absent
+StatusSeen = tuple[str | None, str | None, str | None]
+
+
+def status_seen(issue: Mapping[str, Any]) -> StatusSeen:
+    status = issue["fields"].get("status") or {}
+    category = (status.get("statusCategory") or {}).get("key")
+    name = status.get("name")
+    return (
+        str(status["id"]) if status.get("id") is not None else None,
+        str(name) if name else None,
+        str(category) if category else None,
+    )
+
+
+def status_categories(statuses: Iterable[StatusSeen]) -> dict[str, str]:
+    """Status id and lower-cased name -> category key, from every issue's current status (status_seen)."""
     categories: dict[str, str] = {}
-    for issue in issues:
-        status = issue["fields"].get("status") or {}
-        category = (status.get("statusCategory") or {}).get("key")
+    for status_id, name, category in statuses:
         if category:
-            if status.get("id") is not None:
-                categories[str(status["id"])] = category
-            if status.get("name"):
-                categories[str(status["name"]).lower()] = category
+            if status_id is not None:
+                categories[status_id] = category
+            if name:
+                categories[name.lower()] = category
     return categories
 
 

@@ -77,6 +77,7 @@ def _quote(name: str) -> str:
 
 class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
+    temp_schema = "temp"
 
     def __init__(
         self, path: str, url: str | None = None, lock_timeout_s: float = 600.0, memory_limit: str | None = None

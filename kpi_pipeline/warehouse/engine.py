@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from kpi_pipeline.warehouse.tables import ALL_TABLES, Table
+from kpi_pipeline.warehouse.tables import ALL_TABLES, Column, Table
 
 
 class WarehouseError(RuntimeError):
@@ -71,6 +71,7 @@ class Warehouse(abc.ABC):
 
     engine: str
     url: str
+    temp_schema: str  # where the temporary tables of a connection are named
 
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
@@ -161,6 +162,16 @@ class Warehouse(abc.ABC):
             self.lock_partition(tx, table, days)
             tx.delete_days(table, days)
             return tx.insert_df(table, df)
+
+    def stage_df(self, tx: Transaction, name: str, columns: Sequence[Column], df: pd.DataFrame) -> Table:
+        """`df` as a temporary table of this connection (replacing one of that name; gone when the session ends),
+        so rows loaded once can be copied many times by INSERT ... SELECT inside the engine."""
+        table = Table(self.temp_schema, name, tuple(columns), key=())
+        tx.execute(f"DROP TABLE IF EXISTS {table.qualified}")
+        cols = ", ".join(f"{c.name} {self.column_type(c.type)}" for c in table.columns)
+        tx.execute(f"CREATE TEMP TABLE {table.qualified} ({cols})")
+        tx.insert_df(table, df)
+        return table
 
     def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         with self.transaction() as tx:

@@ -137,6 +137,7 @@ DDL_LOCK = "kpi.catalog_and_views"
 
 class PostgresWarehouse(Warehouse):
     engine = "postgres"
+    temp_schema = "pg_temp"
 
     def __init__(self, conninfo: str, url: str | None = None, connect_timeout_s: int = 10) -> None:
         self.conninfo = conninfo

@@ -13,8 +13,8 @@ import pytest
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud, RetryPolicy, day_bounded_jql
 from kpi_pipeline.sources.jira_export import read_export_folder
-from kpi_pipeline.sources.jira_history import build_timelines, rows_for_day
 from kpi_pipeline.testing.jira_server import JiraSite, serve_jira
+from tests.sources.jira_oracle import build_timelines, rows_for_day
 
 SITE = "https://acme.atlassian.net"
 NAMES = {"customfield_10016": "Story point estimate", "customfield_10020": "Sprint", "summary": "Summary"}

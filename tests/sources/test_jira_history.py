@@ -11,15 +11,9 @@ import pytest
 
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_export import CustomFields, read_export_folder
-from kpi_pipeline.sources.jira_history import (
-    EVENT_COLUMNS,
-    ISSUE_COLUMNS,
-    build_timelines,
-    events_on,
-    rows_for_day,
-    state_as_of,
-)
+from kpi_pipeline.sources.jira_history import EVENT_COLUMNS, ISSUE_COLUMNS, state_as_of
 from kpi_pipeline.warehouse.tables import RAW_JIRA_EVENTS, RAW_JIRA_ISSUES
+from tests.sources.jira_oracle import build_timelines, events_on, rows_for_day
 
 POINTS, SPRINT = "customfield_10016", "customfield_10020"
 FIELDS = CustomFields(story_point_ids=(POINTS,), sprint_ids=(SPRINT,))
