@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a range run is stopped")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/year-bench/bench"), help="replaced, then removed")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (dataset, warehouses, instances)")
+    parser.add_argument("--dataset", type=Path, help="a dataset generated as above, instead of generating one")
     parser.add_argument("--wrap", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.wrap:
@@ -162,18 +163,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, root: Path) -> int:
-    dataset = root / "demo"
+    dataset = args.dataset or root / "demo"
     gen_cmd = [sys.executable, "-m", "kpi_pipeline.demo", str(dataset), "--scale", str(args.scale)]
     gen_cmd += ["--days", str(args.days), "--kpis", str(args.kpis)]
-    gen = run_wrapped(gen_cmd, clean_env(), root, args.timeout)
-    print(f"nproc {os.cpu_count()}, {' '.join(gen_cmd[1:])}")
-    print(f"  {gen['tail'][-1] if gen['tail'] else ''}")
-    print(
-        f"  generated in {gen['seconds']:.1f} s wall, {gen['cpu_seconds']:.1f} s CPU, peak {gen['peak_mib']:.0f} MiB, "
-        f"{size_mib(dataset):,.0f} MiB on disk (load {gen['load'][0]:.2f} -> {gen['load'][1]:.2f})"
-    )
-    if gen["rc"] != 0:
-        return 1
+    if args.dataset is not None:
+        print(f"nproc {os.cpu_count()}, dataset {dataset} ({size_mib(dataset):,.0f} MiB), not generated")
+    else:
+        gen = run_wrapped(gen_cmd, clean_env(), root, args.timeout)
+        print(f"nproc {os.cpu_count()}, {' '.join(gen_cmd[1:])}")
+        print(f"  {gen['tail'][-1] if gen['tail'] else ''}")
+        print(
+            f"  generated in {gen['seconds']:.1f} s wall, {gen['cpu_seconds']:.1f} s CPU, "
+            f"peak {gen['peak_mib']:.0f} MiB, {size_mib(dataset):,.0f} MiB on disk "
+            f"(load {gen['load'][0]:.2f} -> {gen['load'][1]:.2f})"
+        )
+        if gen["rc"] != 0:
+            return 1
     ranges = {"quarter": args.quarter_days, "year": args.days}
     results = {}
     print(f"{'range':<8} {'days':>5} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'warehouse MiB':>14}  load       exit")
