@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_ingest import run_side
+from bench_ingest import describe_export, run_side, slack_export
 
 DLT_VERSION = "1.31.0"
 DLT_REQUIREMENT = f"dlt[duckdb,postgres]=={DLT_VERSION}"
@@ -158,18 +158,8 @@ def main() -> None:
     dlt = dlt_python(args.dlt_venv, shlex.split(args.uv))
     pythons = {"project": Path(sys.executable), "dlt": dlt}
     with tempfile.TemporaryDirectory(prefix="kpi-bench-") as scratch:
-        export = args.export
-        if export is None:
-            from kpi_pipeline.demo import generate_dataset
-
-            started = time.perf_counter()
-            summary = generate_dataset(Path(scratch), seed=7, scale=args.scale)
-            export = Path(scratch) / "slack"
-            print(f"generated demo scale {args.scale}: {summary.messages:,} messages in {summary.channels} channels "
-                  f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
-        size_mb = sum(p.stat().st_size for p in export.glob("*/*.json")) / 1e6
-        files = len(list(export.glob("*/*.json")))
-        print(f"export: {export} ({files:,} day files, {size_mb:,.0f} MB), {os.cpu_count()} cores, dlt {DLT_VERSION}")
+        export = slack_export(args.export, args.scale, Path(scratch))
+        print(f"export: {describe_export(export)}, {os.cpu_count()} cores, dlt {DLT_VERSION}")
         for engine in args.engines:
             wall_ratios, cpu_ratios = [], []
             for n in range(1, args.pairs + 1):

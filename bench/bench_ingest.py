@@ -35,6 +35,24 @@ DUCKDB_COLUMNS = (
 )
 
 
+def slack_export(export: Path | None, scale: int, scratch: Path) -> Path:
+    """`export`, or the Slack export of the demo company at `scale`, generated into `scratch`."""
+    if export is not None:
+        return export
+    from kpi_pipeline.demo import generate_dataset
+
+    started = time.perf_counter()
+    summary = generate_dataset(scratch, seed=7, scale=scale)
+    print(f"generated demo scale {scale}: {summary.messages:,} messages in {summary.channels} channels "
+          f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+    return scratch / "slack"
+
+
+def describe_export(export: Path) -> str:
+    files = list(export.glob("*/*.json"))
+    return f"{export} ({len(files):,} day files, {sum(p.stat().st_size for p in files) / 1e6:,.0f} MB)"
+
+
 def export_days(export: Path) -> list[date]:
     """Every UTC day that can hold a message: the day files' names, widened by a day on each side."""
     named = sorted({date.fromisoformat(p.stem) for p in export.glob("*/*.json")})
@@ -168,18 +186,8 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="kpi-bench-") as scratch:
-        export = args.export
-        if export is None:
-            from kpi_pipeline.demo import generate_dataset
-
-            started = time.perf_counter()
-            summary = generate_dataset(Path(scratch), seed=7, scale=args.scale)
-            export = Path(scratch) / "slack"
-            print(f"generated demo scale {args.scale}: {summary.messages:,} messages in {summary.channels} channels "
-                  f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
-        size_mb = sum(p.stat().st_size for p in export.glob("*/*.json")) / 1e6
-        files = len(list(export.glob("*/*.json")))
-        print(f"export: {export} ({files:,} day files, {size_mb:,.0f} MB), {os.cpu_count()} cores")
+        export = slack_export(args.export, args.scale, Path(scratch))
+        print(f"export: {describe_export(export)}, {os.cpu_count()} cores")
         for engine, (project, reference) in PAIRS.items():
             ratios = []
             for n in range(1, args.pairs + 1):

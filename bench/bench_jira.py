@@ -16,16 +16,16 @@ base, this tree. The bench fails unless both sides wrote the same rows (a checks
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from bench_extract_cpu import export
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST_DAY = date(2026, 9, 30)  # every demo dataset ends here
@@ -71,14 +71,6 @@ print("\\nRESULT " + json.dumps({"wall": wall, "cpu": cpu, "rss_mb": rss_mb, "is
 """
 # the child says where its package came from, so a pair cannot silently time one tree twice
 CHILD += "import kpi_pipeline; print(kpi_pipeline.__file__, file=sys.stderr)\n"
-
-
-def export(ref: str, into: Path) -> Path:
-    """`ref`'s kpi_pipeline package under `into` (git archive: nothing of the work tree is touched)."""
-    archive = subprocess.run(["git", "archive", ref, "kpi_pipeline"], cwd=ROOT, capture_output=True, check=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def measure(code: Path | None, folder: Path, days: int, scratch: Path) -> dict[str, object]:
