@@ -8,7 +8,7 @@ from kpi_pipeline.warehouse import Warehouse, open_warehouse
 from kpi_pipeline.warehouse.engine import redact_url
 
 # DuckDB's own default is 80% of RAM, which a year of raw rows fills with cached blocks and index nodes
-DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 class WarehouseResource(ConfigurableResource):

@@ -1,4 +1,4 @@
-"""A DuckDB warehouse holds at most KPI_DUCKDB_MEMORY_LIMIT in memory (default 512MB) and spills the rest: DuckDB's
+"""A DuckDB warehouse holds at most KPI_DUCKDB_MEMORY_LIMIT in memory (default 1GB) and spills the rest: DuckDB's
 own default, 80% of RAM, lets a year of raw rows grow a run past any fixed budget with cached blocks."""
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ def configured_limit() -> str:
         return str(resources.warehouse.get_warehouse().scalar("SELECT current_setting('memory_limit')"))
 
 
-def test_the_resource_defaults_to_512mb_and_the_setting_overrides_it(
+def test_the_resource_defaults_to_1gb_and_the_setting_overrides_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KPI_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
     monkeypatch.delenv("KPI_DUCKDB_MEMORY_LIMIT", raising=False)
-    assert DEFAULT_DUCKDB_MEMORY_LIMIT == "512MB"
-    assert configured_limit() == "488.2 MiB"
-    monkeypatch.setenv("KPI_DUCKDB_MEMORY_LIMIT", "1GB")
+    assert DEFAULT_DUCKDB_MEMORY_LIMIT == "1GB"
     assert configured_limit() == "953.6 MiB"
+    monkeypatch.setenv("KPI_DUCKDB_MEMORY_LIMIT", "512MB")
+    assert configured_limit() == "488.2 MiB"
 
 
 @pytest.mark.parametrize("limit", ["lots", "0", "1 bucket"])
