@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
+from kpi_pipeline.heap import return_freed_memory
 from kpi_pipeline.sources.errors import SourceError
 from kpi_pipeline.sources.jira_api import JiraCloud
 from kpi_pipeline.sources.jira_export import CustomFields, export_files
@@ -88,6 +89,8 @@ class JiraSource(dg.ConfigurableResource):
         site = JiraCloud(self.url, self.email, self.api_token)
         export = site.issues_created_by(self.jql, day)
         spans = spans_of(export.issues, export.custom_fields, site.url)
+        del export
+        return_freed_memory()  # the pages' payloads are gone: only the spans stay resident
         with _lock:
             _api_cache[cache_key] = (day, spans)
         return spans
@@ -104,6 +107,8 @@ class JiraSource(dg.ConfigurableResource):
             save_state(path, export, site.url, self.jql or "")
             custom = site.custom_fields().merged(fresh.custom_fields).merged(export.custom_fields)
             self._synced = spans_of(export.issues, custom, site.url)
+            del export, fresh, state
+            return_freed_memory()
         return self._synced
 
     def release(self) -> None:
@@ -116,6 +121,7 @@ class JiraSource(dg.ConfigurableResource):
                 _export_cache.pop(Path(source).resolve(), None)
             _api_cache.pop((self.url or "", self.email or "", self.jql or ""), None)
         self._synced = None
+        return_freed_memory()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._synced = None
@@ -129,6 +135,7 @@ def _export_spans(folder: Path) -> JiraSpans:
         if cached is not None and cached[0] == fingerprint:
             return cached[1]
     spans = read_export_spans(folder)
+    return_freed_memory()  # the read parsed every page: 230 MB of freed heap at demo --scale 100
     with _lock:
         _export_cache[folder] = (fingerprint, spans)
     return spans
