@@ -188,6 +188,7 @@ def raw_jira(
     samples: list[pd.DataFrame] = []
     refused: list[date] = []
     spans = jira.spans(days[-1])
+    notes = jira.notes(days[-1])
     with wh.session():
         held = _held_days(wh, "jira", [RAW_JIRA_ISSUES, RAW_JIRA_EVENTS], days)
         # the issue states are loaded into the engine once; each day copies its rows from there
@@ -211,12 +212,14 @@ def raw_jira(
                 samples.append(events)
             if len(days) > 1 and (i % 10 == 0 or i == len(days)):
                 context.log.info(f"jira: {i}/{len(days)} days, {n_issues} issue states, {n_events} events")
+    del spans
+    jira.release()  # the rows are in the warehouse: the rest of the run need not hold the spans
     if refused:
         raise refusal("jira", jira.location(), f"{RAW_JIRA_ISSUES.qualified}/{RAW_JIRA_EVENTS.qualified}", refused)
     common: dict[str, MetadataValue] = {
         "days": MetadataValue.text(span(days)),
         "warehouse": MetadataValue.text(warehouse.display_url),
-        **_noted(context, "jira", jira.notes(days[-1])),
+        **_noted(context, "jira", notes),
     }
     return (
         MaterializeResult(

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,22 @@ def test_every_day_of_a_range_holds_the_rebuilds_rows(tmp_path: Path, warehouse_
         assert sorted(_rows(written_events, event_columns)) == sorted(_rows(events, event_columns)), day
         day += timedelta(days=1)
     assert len(issues) > 100
+
+
+def test_the_step_does_not_keep_the_spans_once_its_rows_are_written(tmp_path: Path, warehouse_url: str) -> None:
+    """The run goes on to extraction in the same process: the export's spans must not stay beside it."""
+    folder = generate_dataset(tmp_path / "demo", seed=7, days=30).out_dir / "jira"
+    source = JiraSource(source=str(folder))
+    held = weakref.ref(source.spans(LAST))  # the same object the step reads from the process cache
+    result = materialize(
+        [raw_jira],
+        resources={"jira": source, "warehouse": WarehouseResource(url=warehouse_url)},
+        tags={
+            "dagster/asset_partition_range_start": (LAST - timedelta(days=2)).isoformat(),
+            "dagster/asset_partition_range_end": LAST.isoformat(),
+        },
+    )
+    gc.collect()
+
+    assert result.success
+    assert held() is None

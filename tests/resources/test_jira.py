@@ -126,6 +126,22 @@ def test_an_export_folder_is_parsed_once_until_a_file_changes(tmp_path: Path) ->
     assert list(reread["summary"]) == ["Issue 1", "Issue 2", "Issue X"]
 
 
+def test_a_released_export_is_read_again_by_the_next_call(tmp_path: Path) -> None:
+    folder = _write_export(tmp_path / "jira")
+    page = folder / "page-1.json"
+    source = JiraSource(source=str(folder))
+    first, _ = source.issues_and_events_for_day(date(2026, 7, 3))
+
+    stat = page.stat()
+    page.write_text(page.read_text().replace('"Issue 3"', '"Issue X"'))  # same size and time: no fingerprint change
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    source.release()
+    reread, _ = source.issues_and_events_for_day(date(2026, 7, 3))
+
+    assert list(first["summary"]) == ["Issue 1", "Issue 2", "Issue 3"]
+    assert list(reread["summary"]) == ["Issue 1", "Issue 2", "Issue X"]
+
+
 def test_api_mode_matches_export_mode_and_reuses_its_search_for_earlier_days(tmp_path: Path) -> None:
     folder = _write_export(tmp_path / "jira")
     site = JiraSite.from_folder(folder, max_page_size=1, rate_limit_on=frozenset({4}), retry_after="0")
