@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,15 +47,20 @@ def browser(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """The Chromium binary, installed with apt-get when missing. Never skips: a missing browser fails."""
-    try:
-        return find_chromium()
-    except BrowserError:
-        _install_chromium()
-    try:
-        return find_chromium()
-    except BrowserError as exc:
-        pytest.fail(f"Chromium still missing after apt-get install: {exc}")
+    """The Chromium binary, installed with apt-get when missing. Never skips: a missing browser fails.
+
+    Every test that starts Chromium asks for this fixture, and the pytest-xdist workers take turns (a file
+    lock), so one installs it while the others wait instead of failing or fighting over apt's lock."""
+    with open(Path(tempfile.gettempdir()) / "kpi-pipeline-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return find_chromium()
+        except BrowserError:
+            _install_chromium()
+        try:
+            return find_chromium()
+        except BrowserError as exc:
+            pytest.fail(f"Chromium still missing after apt-get install: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from kpi_pipeline.dashboard import write_page
 from kpi_pipeline.dashboard.browser import dump_dom, screenshot
@@ -23,6 +24,8 @@ from kpi_pipeline.warehouse.publish import ensure_kpi_schema, publish_catalog, p
 from tests.quality.synthetic import CATALOG, clean_day, store
 
 from .cdp import Page
+
+pytestmark = pytest.mark.usefixtures("chromium")  # installs it first where it is missing
 
 CARDS = """[...document.querySelectorAll('#charts .kpi-card')].map(card => ({
   metric: card.dataset.metric,

@@ -219,7 +219,7 @@ def test_the_command_line_server_answers_requests() -> None:
             assert json.load(response) == {"input_tokens": 1}
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=60)  # a bound, not a timing: a loaded machine took over 10 s once
 
 
 def test_in_obeying_mode_the_answer_is_the_dictated_value_quoting_the_attack(
