@@ -33,6 +33,7 @@ from kpi_pipeline.resources.jira import JiraSource
 from kpi_pipeline.resources.slack import SlackSource
 from kpi_pipeline.resources.warehouse import WarehouseResource
 from kpi_pipeline.sources.jira_spans import SPAN_COLUMNS, copy_day_sql
+from kpi_pipeline.sources.read_ahead import read_ahead
 from kpi_pipeline.sources.vanished import allowed_empty, refusal
 from kpi_pipeline.warehouse import Warehouse
 from kpi_pipeline.warehouse.tables import RAW_DOCS, RAW_JIRA_EVENTS, RAW_JIRA_ISSUES, RAW_SLACK_MESSAGES, Table
@@ -98,8 +99,7 @@ def _load_days(
     refused: list[date] = []
     with wh.session():
         held = _held_days(wh, source, [table], days)
-        for i, day in enumerate(days, start=1):
-            df = fetch(day)
+        for i, (day, df) in enumerate(read_ahead(fetch, days), start=1):
             if df.empty and day in held:
                 refused.append(day)
                 continue
