@@ -109,15 +109,20 @@ def test_the_frames_replace_a_day_in_the_warehouse(tmp_path: Path, warehouse: Wa
     assert warehouse.scalar("SELECT count(*) FROM raw.jira_events WHERE day = ?", [day]) == len(events)
 
 
+def _rename_issue_3_unseen(page: Path) -> None:
+    """Rename "Issue 3" to "Issue X" keeping the file's size and modification time: no fingerprint change."""
+    stat = page.stat()
+    page.write_text(page.read_text().replace('"Issue 3"', '"Issue X"'))
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
 def test_an_export_folder_is_parsed_once_until_a_file_changes(tmp_path: Path) -> None:
     folder = _write_export(tmp_path / "jira")
     page = folder / "page-1.json"
     source = JiraSource(source=str(folder))
     first, _ = source.issues_and_events_for_day(date(2026, 7, 3))
 
-    stat = page.stat()
-    page.write_text(page.read_text().replace('"Issue 3"', '"Issue X"'))  # same size
-    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _rename_issue_3_unseen(page)
     cached, _ = source.issues_and_events_for_day(date(2026, 7, 3))
     page.touch()
     reread, _ = source.issues_and_events_for_day(date(2026, 7, 3))
@@ -132,9 +137,7 @@ def test_a_released_export_is_read_again_by_the_next_call(tmp_path: Path) -> Non
     source = JiraSource(source=str(folder))
     first, _ = source.issues_and_events_for_day(date(2026, 7, 3))
 
-    stat = page.stat()
-    page.write_text(page.read_text().replace('"Issue 3"', '"Issue X"'))  # same size and time: no fingerprint change
-    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _rename_issue_3_unseen(page)
     source.release()
     reread, _ = source.issues_and_events_for_day(date(2026, 7, 3))
 
