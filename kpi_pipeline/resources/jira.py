@@ -81,7 +81,7 @@ class JiraSource(dg.ConfigurableResource):
     def _api_spans(self, day: date) -> JiraSpans:
         if self.state_dir:
             return self._incremental_spans()
-        cache_key = (self.url or "", self.email or "", self.jql or "")
+        cache_key = self._api_cache_key()
         with _lock:
             cached = _api_cache.get(cache_key)
             if cached is not None and day <= cached[0]:
@@ -119,9 +119,12 @@ class JiraSource(dg.ConfigurableResource):
             source = self.source.strip()
             if source and source.lower() != "api":
                 _export_cache.pop(Path(source).resolve(), None)
-            _api_cache.pop((self.url or "", self.email or "", self.jql or ""), None)
+            _api_cache.pop(self._api_cache_key(), None)
         self._synced = None
         return_freed_memory()
+
+    def _api_cache_key(self) -> tuple[str, str, str]:
+        return (self.url or "", self.email or "", self.jql or "")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._synced = None
